@@ -1,0 +1,1 @@
+"""The catalog: SQLAlchemy tables, engine, migrations and the transactional operations on them."""

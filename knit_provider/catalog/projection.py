@@ -1,0 +1,311 @@
+"""Nomination and projection: which Data satisfy which Plan inputs, and the Runs that follow.
+
+Called inside the serialized write transaction that caused it (an upload, a tag edit, a Run done, a
+plan applied), so a Run exists the moment its cause commits. Runs are created for every combination of
+nominated Data that contains at least one *new* nomination and that the Plan has never had: the
+``(plan_id, combo_key)`` unique key makes "never twice" a database fact, not a convention.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import product
+
+from sqlalchemy import Connection, and_, delete, func, insert, select, tuple_
+
+from knit_provider.catalog.models import (
+    data_t,
+    data_tags_t,
+    input_tags_t,
+    inputs_t,
+    nominations_t,
+    output_tags_t,
+    outputs_t,
+    plans_t,
+    run_inputs_t,
+    runs_t,
+)
+from knit_provider.core.lifecycle import RunStatus
+from knit_provider.core.timefmt import now_ms
+
+_CHUNK = 400
+Nominations = dict[int, set[str]]  # input_id -> knit ids
+
+
+@dataclass(frozen=True)
+class PlanShape:
+    """What projection needs to know of a Plan: its inputs in order and its outputs' tags."""
+
+    plan_id: str
+    active: bool
+    input_ids: tuple[int, ...]
+    outputs: tuple[tuple[int, tuple[int, ...]], ...]  # (output_id, tag ids), log included
+
+
+def combo_key(knit_ids: Sequence[str]) -> str:
+    """The identity of a combination: its knit ids in input order."""
+    return "|".join(knit_ids)
+
+
+def _chunks(items: Sequence, size: int = _CHUNK) -> Iterable[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def load_plan_shapes(conn: Connection, plan_ids: Iterable[str]) -> dict[str, PlanShape]:
+    ids = list(set(plan_ids))
+    if not ids:
+        return {}
+    active = dict(conn.execute(select(plans_t.c.plan_id, plans_t.c.active).where(plans_t.c.plan_id.in_(ids))).all())
+    inputs: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for plan_id, position, input_id in conn.execute(
+        select(inputs_t.c.plan_id, inputs_t.c.position, inputs_t.c.input_id).where(inputs_t.c.plan_id.in_(ids))
+    ):
+        inputs[plan_id].append((position, input_id))
+    outputs: dict[str, dict[int, list[int]]] = defaultdict(dict)
+    for plan_id, output_id, tag_id in conn.execute(
+        select(outputs_t.c.plan_id, outputs_t.c.output_id, output_tags_t.c.tag_id)
+        .outerjoin(output_tags_t, output_tags_t.c.output_id == outputs_t.c.output_id)
+        .where(outputs_t.c.plan_id.in_(ids))
+        .order_by(outputs_t.c.position)
+    ):
+        tags = outputs[plan_id].setdefault(output_id, [])
+        if tag_id is not None:
+            tags.append(tag_id)
+    return {
+        plan_id: PlanShape(
+            plan_id=plan_id,
+            active=bool(active[plan_id]),
+            input_ids=tuple(input_id for _, input_id in sorted(inputs[plan_id])),
+            outputs=tuple((oid, tuple(tags)) for oid, tags in outputs[plan_id].items()),
+        )
+        for plan_id in ids
+        if plan_id in active
+    }
+
+
+def _matching_inputs(conn: Connection, knit_ids: Sequence[str]) -> dict[str, set[int]]:
+    """For each (done) Data, the Plan inputs whose user tags it carries and whose pins it matches."""
+    matched: dict[str, set[int]] = {knit_id: set() for knit_id in knit_ids}
+    facts = {
+        knit_id: finished_at
+        for knit_id, finished_at in conn.execute(
+            select(data_t.c.knit_id, runs_t.c.finished_at)
+            .join(runs_t, runs_t.c.run_id == data_t.c.run_id)
+            .where(data_t.c.knit_id.in_(knit_ids))
+        )
+    }
+    by_tags = (
+        select(data_tags_t.c.knit_id, input_tags_t.c.input_id, inputs_t.c.pin_knit_id, inputs_t.c.pin_timestamp)
+        .join(input_tags_t, input_tags_t.c.tag_id == data_tags_t.c.tag_id)
+        .join(inputs_t, inputs_t.c.input_id == input_tags_t.c.input_id)
+        .where(data_tags_t.c.knit_id.in_(knit_ids))
+        .group_by(
+            data_tags_t.c.knit_id,
+            input_tags_t.c.input_id,
+            inputs_t.c.n_user_tags,
+            inputs_t.c.pin_knit_id,
+            inputs_t.c.pin_timestamp,
+        )
+        .having(func.count() == inputs_t.c.n_user_tags)
+    )
+    rows = list(conn.execute(by_tags))
+    pin_only = list(
+        conn.execute(
+            select(inputs_t.c.input_id, inputs_t.c.pin_knit_id, inputs_t.c.pin_timestamp).where(
+                inputs_t.c.n_user_tags == 0
+            )
+        )
+    )
+    rows += [(knit_id, *pin_row) for pin_row in pin_only for knit_id in knit_ids]
+    for knit_id, input_id, pin_knit_id, pin_timestamp in rows:
+        if pin_knit_id is not None and pin_knit_id != knit_id:
+            continue
+        if pin_timestamp is not None and pin_timestamp != facts.get(knit_id):
+            continue
+        matched[knit_id].add(input_id)
+    return matched
+
+
+def nominate_data(conn: Connection, knit_ids: Iterable[str]) -> Nominations:
+    """Recompute the nominations of these Data; return the ones that are new.
+
+    Only Data whose producing Run is done are nominated; the others lose any nomination.
+    """
+    ids = list(dict.fromkeys(knit_ids))
+    if not ids:
+        return {}
+    done = [
+        knit_id
+        for chunk in _chunks(ids)
+        for (knit_id,) in conn.execute(
+            select(data_t.c.knit_id)
+            .join(runs_t, runs_t.c.run_id == data_t.c.run_id)
+            .where(data_t.c.knit_id.in_(chunk), runs_t.c.status == RunStatus.DONE.value)
+        )
+    ]
+    wanted: set[tuple[int, str]] = set()
+    for chunk in _chunks(done):
+        for knit_id, input_ids in _matching_inputs(conn, chunk).items():
+            wanted.update((input_id, knit_id) for input_id in input_ids)
+    existing: set[tuple[int, str]] = set()
+    for chunk in _chunks(ids):
+        existing.update(
+            conn.execute(
+                select(nominations_t.c.input_id, nominations_t.c.knit_id).where(nominations_t.c.knit_id.in_(chunk))
+            ).tuples()
+        )
+    stale = existing - wanted
+    for chunk in _chunks(sorted(stale)):
+        conn.execute(delete(nominations_t).where(tuple_(nominations_t.c.input_id, nominations_t.c.knit_id).in_(chunk)))
+    new = wanted - existing
+    if new:
+        conn.execute(insert(nominations_t), [{"input_id": i, "knit_id": k} for i, k in new])
+    result: Nominations = defaultdict(set)
+    for input_id, knit_id in new:
+        result[input_id].add(knit_id)
+    return dict(result)
+
+
+def nominate_plan(conn: Connection, plan_id: str) -> Nominations:
+    """Backfill: nominate every done Data to the inputs of a newly applied Plan."""
+    result: Nominations = {}
+    for input_id, n_user_tags, pin_knit_id, pin_timestamp in conn.execute(
+        select(inputs_t.c.input_id, inputs_t.c.n_user_tags, inputs_t.c.pin_knit_id, inputs_t.c.pin_timestamp).where(
+            inputs_t.c.plan_id == plan_id
+        )
+    ).all():
+        query = (
+            select(data_t.c.knit_id)
+            .join(runs_t, runs_t.c.run_id == data_t.c.run_id)
+            .where(runs_t.c.status == RunStatus.DONE.value)
+        )
+        if n_user_tags:
+            carrying = (
+                select(data_tags_t.c.knit_id)
+                .join(input_tags_t, and_(input_tags_t.c.tag_id == data_tags_t.c.tag_id))
+                .where(input_tags_t.c.input_id == input_id)
+                .group_by(data_tags_t.c.knit_id)
+                .having(func.count() == n_user_tags)
+            )
+            query = query.where(data_t.c.knit_id.in_(carrying))
+        if pin_knit_id is not None:
+            query = query.where(data_t.c.knit_id == pin_knit_id)
+        if pin_timestamp is not None:
+            query = query.where(runs_t.c.finished_at == pin_timestamp)
+        knit_ids = set(conn.execute(query).scalars())
+        if knit_ids:
+            conn.execute(insert(nominations_t), [{"input_id": input_id, "knit_id": k} for k in knit_ids])
+            result[input_id] = knit_ids
+    return result
+
+
+def _nominated(conn: Connection, input_ids: Sequence[int]) -> Nominations:
+    result: Nominations = {input_id: set() for input_id in input_ids}
+    for input_id, knit_id in conn.execute(
+        select(nominations_t.c.input_id, nominations_t.c.knit_id).where(nominations_t.c.input_id.in_(input_ids))
+    ):
+        result[input_id].add(knit_id)
+    return result
+
+
+def _new_combinations(shape: PlanShape, nominated: Nominations, new: Nominations) -> list[tuple[str, ...]]:
+    """Combinations holding at least one new nomination, each exactly once.
+
+    Split by the first input position holding a new nomination: before it only old Data, at it only
+    new Data, after it anything. The parts are disjoint and together cover every new combination.
+    """
+    combos: list[tuple[str, ...]] = []
+    for j, input_id in enumerate(shape.input_ids):
+        fresh = new.get(input_id)
+        if not fresh:
+            continue
+        pools = [sorted(nominated[i] - new.get(i, set())) for i in shape.input_ids[:j]]
+        pools.append(sorted(fresh))
+        pools += [sorted(nominated[i]) for i in shape.input_ids[j + 1 :]]
+        combos.extend(product(*pools))
+    return combos
+
+
+def _unseen(conn: Connection, plan_id: str, combos: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """Drop combinations this Plan has had a Run for, whatever that Run's status."""
+    keys = [combo_key(c) for c in combos]
+    seen: set[str] = set()
+    for chunk in _chunks(keys):
+        seen.update(
+            conn.execute(
+                select(runs_t.c.combo_key).where(runs_t.c.plan_id == plan_id, runs_t.c.combo_key.in_(chunk))
+            ).scalars()
+        )
+    return [c for c, k in zip(combos, keys, strict=True) if k not in seen]
+
+
+def project(conn: Connection, new: Nominations, *, fresh_plan: bool = False) -> list[str]:
+    """Create the Runs the new nominations cause; return their ids.
+
+    ``fresh_plan``: the nominations all belong to a Plan applied in this transaction, which cannot
+    have had any Run yet, so the look-up of past combinations is skipped.
+    """
+    new = {input_id: ids for input_id, ids in new.items() if ids}
+    if not new:
+        return []
+    plan_of = dict(
+        conn.execute(select(inputs_t.c.input_id, inputs_t.c.plan_id).where(inputs_t.c.input_id.in_(list(new)))).all()
+    )
+    shapes = load_plan_shapes(conn, plan_of.values())
+    created: list[str] = []
+    for plan_id in sorted(shapes):
+        shape = shapes[plan_id]
+        plan_new = {i: ids for i, ids in new.items() if plan_of[i] == plan_id}
+        nominated = _nominated(conn, shape.input_ids)
+        if not all(nominated.values()):
+            continue
+        combos = _new_combinations(shape, nominated, plan_new)
+        if not fresh_plan:
+            combos = _unseen(conn, plan_id, combos)
+        created += create_runs(conn, shape, combos)
+    return created
+
+
+def create_runs(conn: Connection, shape: PlanShape, combos: Sequence[Sequence[str]]) -> list[str]:
+    """Insert Runs with their inputs and their (transient) output and log Data, in bulk."""
+    if not combos:
+        return []
+    now = now_ms()
+    status = (RunStatus.WAITING if shape.active else RunStatus.DEACTIVATED).value
+    runs, run_inputs, data, data_tags = [], [], [], []
+    for combo in combos:
+        run_id = str(uuid.uuid4())
+        runs.append(
+            {
+                "run_id": run_id,
+                "plan_id": shape.plan_id,
+                "status": status,
+                "combo_key": combo_key(combo),
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        run_inputs += [
+            {"run_id": run_id, "input_id": input_id, "knit_id": knit_id}
+            for input_id, knit_id in zip(shape.input_ids, combo, strict=True)
+        ]
+        for output_id, tag_ids in shape.outputs:
+            knit_id = str(uuid.uuid4())
+            data.append({"knit_id": knit_id, "run_id": run_id, "output_id": output_id, "created_at": now})
+            data_tags += [{"knit_id": knit_id, "tag_id": tag_id} for tag_id in tag_ids]
+    conn.execute(insert(runs_t), runs)
+    conn.execute(insert(run_inputs_t), run_inputs)
+    if data:
+        conn.execute(insert(data_t), data)
+    if data_tags:
+        conn.execute(insert(data_tags_t), data_tags)
+    return [row["run_id"] for row in runs]
+
+
+def reproject_data(conn: Connection, knit_ids: Iterable[str]) -> list[str]:
+    """After Data changed (registered, tagged, its Run done): renominate and create the Runs due."""
+    return project(conn, nominate_data(conn, knit_ids))

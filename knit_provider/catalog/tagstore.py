@@ -1,0 +1,67 @@
+"""Interned tags: each distinct ``key:value`` is stored once and referred to by a small integer id."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Connection, insert, select, tuple_
+
+from knit_provider.catalog.models import data_tags_t, tags_t
+from knit_provider.core.tags import Tag
+
+_CHUNK = 400
+
+
+def lookup_tag_ids(conn: Connection, tags: Iterable[Tag]) -> dict[Tag, int]:
+    """Ids of the tags that exist already; unknown tags are simply absent from the result."""
+    wanted = list(set(tags))
+    found: dict[Tag, int] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        rows = conn.execute(
+            select(tags_t.c.tag_id, tags_t.c.key, tags_t.c.value).where(
+                tuple_(tags_t.c.key, tags_t.c.value).in_([(t.key, t.value) for t in chunk])
+            )
+        )
+        found.update({Tag(key, value): tag_id for tag_id, key, value in rows})
+    return found
+
+
+def intern_tags(conn: Connection, tags: Iterable[Tag]) -> dict[Tag, int]:
+    """Ids of the tags, creating the missing ones (safe: writers are serialized)."""
+    wanted = set(tags)
+    ids = lookup_tag_ids(conn, wanted)
+    missing = wanted - ids.keys()
+    if missing:
+        conn.execute(insert(tags_t), [{"key": t.key, "value": t.value} for t in missing])
+        ids.update(lookup_tag_ids(conn, missing))
+    return ids
+
+
+def tags_of_data(conn: Connection, knit_ids: Iterable[str]) -> dict[str, set[Tag]]:
+    """User tags of each Data (every requested id is a key, possibly with an empty set)."""
+    ids = list(knit_ids)
+    result: dict[str, set[Tag]] = {knit_id: set() for knit_id in ids}
+    for start in range(0, len(ids), _CHUNK):
+        rows = conn.execute(
+            select(data_tags_t.c.knit_id, tags_t.c.key, tags_t.c.value)
+            .join(tags_t, tags_t.c.tag_id == data_tags_t.c.tag_id)
+            .where(data_tags_t.c.knit_id.in_(ids[start : start + _CHUNK]))
+        )
+        for knit_id, key, value in rows:
+            result[knit_id].add(Tag(key, value))
+    return result
+
+
+def tag_ids_of_data(conn: Connection, knit_ids: Iterable[str]) -> dict[str, set[int]]:
+    ids = list(knit_ids)
+    result: dict[str, set[int]] = {knit_id: set() for knit_id in ids}
+    for start in range(0, len(ids), _CHUNK):
+        rows = conn.execute(
+            select(data_tags_t.c.knit_id, data_tags_t.c.tag_id).where(
+                data_tags_t.c.knit_id.in_(ids[start : start + _CHUNK])
+            )
+        )
+        for knit_id, tag_id in rows:
+            result[knit_id].add(tag_id)
+    return result

@@ -1,0 +1,1 @@
+"""Pure domain rules: tags, plan spec, Run lifecycle, matching, graphs. No Airflow, no SQL."""
