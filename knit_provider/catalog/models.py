@@ -78,9 +78,7 @@ class PlanInputRow(Base):
 
 class PlanInputTagRow(Base):
     __tablename__ = "knit_plan_input_tags"
-    input_id: Mapped[int] = mapped_column(
-        ForeignKey("knit_plan_inputs.input_id", ondelete="CASCADE"), primary_key=True
-    )
+    input_id: Mapped[int] = mapped_column(ForeignKey("knit_plan_inputs.input_id", ondelete="CASCADE"), primary_key=True)
     tag_id: Mapped[int] = mapped_column(ForeignKey("knit_tags.tag_id"), primary_key=True, index=True)
 
 
@@ -152,9 +150,7 @@ class NominationRow(Base):
     """Data currently satisfying a Plan input (recomputed on every cause; Runs are never removed with it)."""
 
     __tablename__ = "knit_nominations"
-    input_id: Mapped[int] = mapped_column(
-        ForeignKey("knit_plan_inputs.input_id", ondelete="CASCADE"), primary_key=True
-    )
+    input_id: Mapped[int] = mapped_column(ForeignKey("knit_plan_inputs.input_id", ondelete="CASCADE"), primary_key=True)
     knit_id: Mapped[str] = mapped_column(
         ID, ForeignKey("knit_data.knit_id", ondelete="CASCADE"), primary_key=True, index=True
     )

@@ -297,7 +297,13 @@ def _input(value: object, *, field: str) -> InputSpec:
         elif tag.key == KEY_TIMESTAMP:
             if pin_ts is not None:
                 raise InvalidInput(f"{str(tag)!r}: knit#timestamp may be pinned at most once", field=where)
-            pin_ts = parse_rfc3339(tag.value, field=where)
+            try:
+                pin_ts = parse_rfc3339(tag.value, field=where)
+            except InvalidInput:
+                raise InvalidInput(
+                    f"pin {str(tag)!r}: {tag.value!r} is not an RFC3339 time with a zone (e.g. 2024-01-02T03:04:05Z)",
+                    field=where,
+                ) from None
         elif tag.is_system:
             raise InvalidInput(
                 f"system tag {str(tag)!r} is not allowed on an input (only {KEY_ID} and {KEY_TIMESTAMP} pins)",

@@ -65,5 +65,5 @@ def parse_user_tags(texts: Iterable[str], *, field: str = "tags") -> list[Tag]:
 
 
 def sort_tags(tags: Iterable[Tag]) -> list[Tag]:
-    """Stable output order: system tags first (as Knitfab prints them), then by key and value."""
-    return sorted(set(tags), key=lambda t: (not t.is_system, t.key, t.value))
+    """Knitfab's output order: by key, then value (system tags fall where ``knit#`` sorts)."""
+    return sorted(set(tags))

@@ -21,9 +21,10 @@ def now_ms() -> int:
 
 
 def format_ms(epoch_ms: int) -> str:
-    """``1700000000123`` -> ``2023-11-14T22:13:20.123+00:00``."""
-    dt = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}+00:00"
+    """``1700000000120`` -> ``2023-11-14T22:13:20.12+00:00``: Knitfab's (Go's ``.999``) layout, in UTC."""
+    dt = datetime.fromtimestamp(epoch_ms // 1000, tz=UTC)
+    fraction = f"{epoch_ms % 1000:03d}".rstrip("0")
+    return dt.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + "+00:00"
 
 
 def parse_rfc3339(text: str, *, field: str = "timestamp") -> int:

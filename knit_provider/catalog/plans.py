@@ -1,0 +1,162 @@
+"""Plans in the catalog: apply (identity, cycle check, backfill) and the few mutable fields."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import deque
+
+from sqlalchemy import Connection, insert, select, update
+
+from knit_provider.catalog.edges import inputs_fed_by
+from knit_provider.catalog.models import (
+    UPLOAD_PLAN_ID,
+    input_tags_t,
+    inputs_t,
+    output_tags_t,
+    outputs_t,
+    plans_t,
+    runs_t,
+)
+from knit_provider.catalog.projection import nominate_plan, project
+from knit_provider.catalog.tagstore import intern_tags
+from knit_provider.core.errors import Conflict, InvalidInput, NotFound
+from knit_provider.core.lifecycle import RunStatus
+from knit_provider.core.plan_spec import PlanSpec
+from knit_provider.core.timefmt import now_ms
+
+
+def plan_slug(image: str, plan_id: str) -> str:
+    """A readable, unique name usable in an Airflow DAG id: ``<image-name>-<tag>-<id prefix>``."""
+    repository, _, tag = image.split("@", 1)[0].rpartition(":")
+    base = f"{repository.rsplit('/', 1)[-1]}-{tag}"
+    base = re.sub(r"[^a-z0-9_-]+", "-", base.lower()).strip("-")[:60] or "plan"
+    return f"{base}-{plan_id[:8]}"
+
+
+def require_plan(conn: Connection, plan_id: str) -> dict:
+    row = conn.execute(select(plans_t).where(plans_t.c.plan_id == plan_id)).mappings().first()
+    if row is None or plan_id == UPLOAD_PLAN_ID:
+        raise NotFound(f"plan not found: {plan_id}")
+    return dict(row)
+
+
+def _plans_of_inputs(conn: Connection, input_ids: list[int]) -> set[str]:
+    if not input_ids:
+        return set()
+    return set(conn.execute(select(inputs_t.c.plan_id).where(inputs_t.c.input_id.in_(input_ids))).scalars())
+
+
+def _output_tag_sets(conn: Connection, plan_id: str) -> list[set[int]]:
+    sets: dict[int, set[int]] = {}
+    for output_id, tag_id in conn.execute(
+        select(outputs_t.c.output_id, output_tags_t.c.tag_id)
+        .join(output_tags_t, output_tags_t.c.output_id == outputs_t.c.output_id)
+        .where(outputs_t.c.plan_id == plan_id)
+    ):
+        sets.setdefault(output_id, set()).add(tag_id)
+    return list(sets.values())
+
+
+def check_no_cycle(conn: Connection, spec: PlanSpec, tag_ids: dict) -> None:
+    """Refuse a Plan that could feed itself through "output tags include all input tags" edges."""
+    own_inputs = [
+        {tag_ids[t] for t in i.tags} for i in spec.inputs if i.pin_knit_id is None and i.pin_timestamp_ms is None
+    ]
+    own_inputs = [s for s in own_inputs if s]
+    start = [{tag_ids[t] for t in o.tags} for o in spec.outputs]
+    if spec.log is not None:
+        start.append({tag_ids[t] for t in spec.log.tags})
+    queue: deque[tuple[set[int], tuple[str, ...]]] = deque((tags, ()) for tags in start)
+    visited: set[str] = set()
+    while queue:
+        tags, path = queue.popleft()
+        if any(needed <= tags for needed in own_inputs):
+            chain = " -> ".join(("the new plan", *path, "the new plan"))
+            raise Conflict(f"plan would make a cycle: {chain}")
+        for plan_id in _plans_of_inputs(conn, inputs_fed_by(conn, tags)) - visited:
+            visited.add(plan_id)
+            queue.extend((out, (*path, f"plan {plan_id}")) for out in _output_tag_sets(conn, plan_id))
+
+
+def insert_plan(conn: Connection, spec: PlanSpec) -> tuple[str, list[str]]:
+    """Apply a Plan: refuse an equivalent one or a cycle, insert it, backfill; return (plan id, run ids)."""
+    identity = spec.identity_key()
+    existing = conn.execute(select(plans_t.c.plan_id).where(plans_t.c.identity == identity)).scalar()
+    if existing is not None:
+        raise Conflict(f"an equivalent plan already exists: {existing}")
+    all_tags = {t for i in spec.inputs for t in i.tags} | {t for o in spec.outputs for t in o.tags}
+    if spec.log is not None:
+        all_tags |= set(spec.log.tags)
+    tag_ids = intern_tags(conn, all_tags)
+    check_no_cycle(conn, spec, tag_ids)
+
+    plan_id = str(uuid.uuid4())
+    conn.execute(
+        insert(plans_t).values(
+            plan_id=plan_id,
+            name=plan_slug(spec.image, plan_id),
+            image=spec.image,
+            entrypoint=list(spec.entrypoint) if spec.entrypoint is not None else None,
+            args=list(spec.args) if spec.args is not None else None,
+            active=spec.active,
+            resources=dict(spec.resources),
+            on_node=None if spec.on_node.is_empty() else spec.on_node.to_dict(),
+            service_account=spec.service_account,
+            annotations=[str(a) for a in spec.annotations],
+            identity=identity,
+            created_at=now_ms(),
+        )
+    )
+    for position, spec_input in enumerate(spec.inputs):
+        input_id = conn.execute(
+            insert(inputs_t)
+            .values(
+                plan_id=plan_id,
+                position=position,
+                path=spec_input.path,
+                n_user_tags=len(spec_input.tags),
+                pin_knit_id=spec_input.pin_knit_id,
+                pin_timestamp=spec_input.pin_timestamp_ms,
+            )
+            .returning(inputs_t.c.input_id)
+        ).scalar_one()
+        if spec_input.tags:
+            conn.execute(insert(input_tags_t), [{"input_id": input_id, "tag_id": tag_ids[t]} for t in spec_input.tags])
+    outlets = [(o.path, o.tags, False) for o in spec.outputs]
+    if spec.log is not None:
+        outlets.append((None, spec.log.tags, True))
+    for position, (path, tags, is_log) in enumerate(outlets):
+        output_id = conn.execute(
+            insert(outputs_t)
+            .values(plan_id=plan_id, position=position, path=path, is_log=is_log)
+            .returning(outputs_t.c.output_id)
+        ).scalar_one()
+        conn.execute(insert(output_tags_t), [{"output_id": output_id, "tag_id": tag_ids[t]} for t in tags])
+    runs = project(conn, nominate_plan(conn, plan_id), fresh_plan=True)
+    return plan_id, runs
+
+
+def set_active(conn: Connection, plan_id: str, active: bool) -> int:
+    """Flip the Plan and only its waiting <-> deactivated Runs; return how many Runs changed."""
+    require_plan(conn, plan_id)
+    conn.execute(update(plans_t).where(plans_t.c.plan_id == plan_id).values(active=active))
+    source, target = (
+        (RunStatus.DEACTIVATED, RunStatus.WAITING) if active else (RunStatus.WAITING, RunStatus.DEACTIVATED)
+    )
+    result = conn.execute(
+        update(runs_t)
+        .where(runs_t.c.plan_id == plan_id, runs_t.c.status == source.value)
+        .values(status=target.value, updated_at=now_ms())
+    )
+    return result.rowcount
+
+
+def set_fields(conn: Connection, plan_id: str, **fields: object) -> None:
+    """Update mutable fields only: resources, annotations, service_account."""
+    allowed = {"resources", "annotations", "service_account"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise InvalidInput(f"not a mutable plan field: {', '.join(sorted(unknown))}")
+    require_plan(conn, plan_id)
+    conn.execute(update(plans_t).where(plans_t.c.plan_id == plan_id).values(**fields))

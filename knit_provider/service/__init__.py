@@ -1,0 +1,8 @@
+"""The one use-case layer: the CLI, the REST API and the Airflow operators all call these functions.
+
+Each function is one catalog transaction (plus, for uploads and discards, the Data store around it).
+"""
+
+from knit_provider.service.context import Knit
+
+__all__ = ["Knit"]

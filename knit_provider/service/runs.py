@@ -1,0 +1,99 @@
+"""Run use cases: find, show, lifecycle reports from runners, stop, retry and rm."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+
+from knit_provider.catalog import runs as catalog_runs
+from knit_provider.catalog.engine import read_tx, write_tx
+from knit_provider.catalog.models import data_t, run_inputs_t, runs_t
+from knit_provider.catalog.views import run_details
+from knit_provider.core.errors import NotFound
+from knit_provider.core.lifecycle import RunStatus, parse_status
+from knit_provider.service.context import Knit
+from knit_provider.service.data import time_window
+
+
+def show(knit: Knit, run_id: str) -> dict:
+    with read_tx(knit.engine) as conn:
+        found = run_details(conn, [run_id])
+    if not found:
+        raise NotFound(f"run not found: {run_id}")
+    return found[0]
+
+
+def find(
+    knit: Knit,
+    *,
+    plan_ids: Sequence[str] = (),
+    input_ids: Sequence[str] = (),
+    output_ids: Sequence[str] = (),
+    statuses: Sequence[str] = (),
+    since: str | None = None,
+    duration: str | None = None,
+) -> list[dict]:
+    """Runs matching every given kind of filter (repeats of one kind are OR), oldest update first."""
+    wanted = [parse_status(s).value for s in statuses]
+    since_ms, until_ms = time_window(since, duration)
+    query = select(runs_t.c.run_id)
+    if plan_ids:
+        query = query.where(runs_t.c.plan_id.in_(list(plan_ids)))
+    if input_ids:
+        query = query.where(
+            runs_t.c.run_id.in_(select(run_inputs_t.c.run_id).where(run_inputs_t.c.knit_id.in_(list(input_ids))))
+        )
+    if output_ids:
+        query = query.where(runs_t.c.run_id.in_(select(data_t.c.run_id).where(data_t.c.knit_id.in_(list(output_ids)))))
+    if wanted:
+        query = query.where(runs_t.c.status.in_(wanted))
+    if since_ms is not None:
+        query = query.where(runs_t.c.updated_at >= since_ms)
+    if until_ms is not None:
+        query = query.where(runs_t.c.updated_at < until_ms)
+    with read_tx(knit.engine) as conn:
+        ids = list(conn.execute(query.order_by(runs_t.c.updated_at, runs_t.c.run_id)).scalars())
+        return run_details(conn, ids)
+
+
+def transition(
+    knit: Knit, run_id: str, status: RunStatus | str, *, exit_code: int | None = None, message: str | None = None
+) -> dict:
+    """A runner's lifecycle report (starting, running, completing, aborting, done, failed)."""
+    target = status if isinstance(status, RunStatus) else parse_status(status)
+    with write_tx(knit.engine) as conn:
+        catalog_runs.transition(conn, run_id, target, exit_code=exit_code, exit_message=message)
+    return show(knit, run_id)
+
+
+def finish(knit: Knit, run_id: str, *, exit_code: int, message: str = "") -> dict:
+    """A program ended: exit 0 -> completing -> done (outputs nominated), else aborting -> failed."""
+    target = RunStatus.COMPLETING if exit_code == 0 else RunStatus.ABORTING
+    with write_tx(knit.engine) as conn:
+        catalog_runs.transition(conn, run_id, target, exit_code=exit_code, exit_message=message)
+        catalog_runs.finalize(conn, run_id)
+    return show(knit, run_id)
+
+
+def stop(knit: Knit, run_id: str, *, fail: bool = False) -> dict:
+    with write_tx(knit.engine) as conn:
+        catalog_runs.stop(conn, run_id, fail=fail)
+    return show(knit, run_id)
+
+
+def retry(knit: Knit, run_id: str) -> dict:
+    """done/failed -> waiting with fresh output Data; refused while anything consumes the old outputs."""
+    with write_tx(knit.engine) as conn:
+        outcome = catalog_runs.retry(conn, run_id)
+    for knit_id in outcome.discarded_data:
+        knit.store.delete(knit_id)
+    return show(knit, run_id)
+
+
+def remove(knit: Knit, run_id: str) -> None:
+    """``knit run rm``: uploads vanish with their Data; other Runs become invalidated tombstones."""
+    with write_tx(knit.engine) as conn:
+        outcome = catalog_runs.remove(conn, run_id)
+    for knit_id in outcome.discarded_data:
+        knit.store.delete(knit_id)
