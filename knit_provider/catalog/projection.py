@@ -12,7 +12,6 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import product
 
 from sqlalchemy import Connection, and_, delete, func, insert, select, tuple_
 
@@ -29,6 +28,7 @@ from knit_provider.catalog.models import (
     runs_t,
 )
 from knit_provider.core.lifecycle import RunStatus
+from knit_provider.core.matching import new_combinations
 from knit_provider.core.timefmt import now_ms
 
 _CHUNK = 400
@@ -154,9 +154,10 @@ def nominate_data(conn: Connection, knit_ids: Iterable[str]) -> Nominations:
     existing: set[tuple[int, str]] = set()
     for chunk in _chunks(ids):
         existing.update(
-            conn.execute(
+            (input_id, knit_id)
+            for input_id, knit_id in conn.execute(
                 select(nominations_t.c.input_id, nominations_t.c.knit_id).where(nominations_t.c.knit_id.in_(chunk))
-            ).tuples()
+            )
         )
     stale = existing - wanted
     for chunk in _chunks(sorted(stale)):
@@ -212,24 +213,6 @@ def _nominated(conn: Connection, input_ids: Sequence[int]) -> Nominations:
     return result
 
 
-def _new_combinations(shape: PlanShape, nominated: Nominations, new: Nominations) -> list[tuple[str, ...]]:
-    """Combinations holding at least one new nomination, each exactly once.
-
-    Split by the first input position holding a new nomination: before it only old Data, at it only
-    new Data, after it anything. The parts are disjoint and together cover every new combination.
-    """
-    combos: list[tuple[str, ...]] = []
-    for j, input_id in enumerate(shape.input_ids):
-        fresh = new.get(input_id)
-        if not fresh:
-            continue
-        pools = [sorted(nominated[i] - new.get(i, set())) for i in shape.input_ids[:j]]
-        pools.append(sorted(fresh))
-        pools += [sorted(nominated[i]) for i in shape.input_ids[j + 1 :]]
-        combos.extend(product(*pools))
-    return combos
-
-
 def _unseen(conn: Connection, plan_id: str, combos: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
     """Drop combinations this Plan has had a Run for, whatever that Run's status."""
     keys = [combo_key(c) for c in combos]
@@ -263,7 +246,7 @@ def project(conn: Connection, new: Nominations, *, fresh_plan: bool = False) -> 
         nominated = _nominated(conn, shape.input_ids)
         if not all(nominated.values()):
             continue
-        combos = _new_combinations(shape, nominated, plan_new)
+        combos = new_combinations(shape.input_ids, nominated, plan_new)
         if not fresh_plan:
             combos = _unseen(conn, plan_id, combos)
         created += create_runs(conn, shape, combos)

@@ -96,7 +96,7 @@ def _downstream_runs(conn: Connection, knit_ids: list[str]) -> list[tuple[str, s
             .join(run_inputs_t, run_inputs_t.c.run_id == runs_t.c.run_id)
             .where(run_inputs_t.c.knit_id.in_(knit_ids))
             .distinct()
-        ).tuples()
+        ).all()
     )
 
 

@@ -11,6 +11,7 @@ import os
 import posixpath
 import re
 import stat
+from collections.abc import Container, Iterable
 from pathlib import Path
 
 from knit_provider.core.errors import InvalidInput
@@ -69,7 +70,7 @@ def check_link_target(member: str, target: str) -> None:
             raise refuse(member, f"symlink target {target!r} points outside the upload")
 
 
-def check_hardlink_target(member: str, target: str, regular_files: set[str]) -> str:
+def check_hardlink_target(member: str, target: str, regular_files: Container[str]) -> str:
     """A tar hard link must name a regular file already extracted from the same archive; returns its name."""
     try:
         name = check_member_name(target)
@@ -97,19 +98,23 @@ def check_file_type(member: str, mode: int) -> str:
     raise refuse(member, "unsupported file type")
 
 
-def check_tree_links(root: Path) -> None:
+def check_tree_links(root: Path, links: Iterable[str] | None = None) -> None:
     """Refuse any symlink under ``root`` whose physical resolution leaves ``root``.
 
     The lexical rule misses chains such as ``x -> .`` plus ``l -> x/..``: each stays inside on paper, but the
     kernel resolves ``x/..`` to the parent of the tree. ``realpath`` follows the chain as the kernel would.
+    ``links`` (relative paths of the symlinks) spares a walk when the caller already has one.
     """
     real_root = os.path.realpath(root)
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            full = os.path.join(dirpath, name)
-            if not os.path.islink(full):
-                continue
-            resolved = os.path.realpath(full)
-            if resolved != real_root and not resolved.startswith(real_root + os.sep):
-                rel = os.path.relpath(full, root).replace(os.sep, "/")
-                raise refuse(rel, f"symlink target {os.readlink(full)!r} resolves outside the upload")
+    if links is None:
+        links = [
+            os.path.relpath(os.path.join(dirpath, name), root).replace(os.sep, "/")
+            for dirpath, dirnames, filenames in os.walk(root)
+            for name in dirnames + filenames
+            if os.path.islink(os.path.join(dirpath, name))
+        ]
+    for rel in links:
+        full = os.path.join(root, rel)
+        resolved = os.path.realpath(full)
+        if resolved != real_root and not resolved.startswith(real_root + os.sep):
+            raise refuse(rel, f"symlink target {os.readlink(full)!r} resolves outside the upload")
