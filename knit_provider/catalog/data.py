@@ -72,7 +72,7 @@ def register_upload(
     if tags:
         ids = intern_tags(conn, tags)
         conn.execute(insert(data_tags_t), [{"knit_id": knit_id, "tag_id": ids[t]} for t in set(tags)])
-    return run_id, reproject_data(conn, [knit_id])
+    return run_id, reproject_data(conn, [knit_id], fresh={knit_id: now})
 
 
 def require_data(conn: Connection, knit_id: str) -> dict:

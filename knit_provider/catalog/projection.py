@@ -13,8 +13,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, tuple_
+from sqlalchemy import Connection, String, and_, delete, func, literal, select, tuple_, union_all
 
+from knit_provider.catalog.bulk import bulk_insert
 from knit_provider.catalog.models import (
     data_t,
     data_tags_t,
@@ -55,104 +56,101 @@ def _chunks(items: Sequence, size: int = _CHUNK) -> Iterable[Sequence]:
         yield items[start : start + size]
 
 
-def load_plan_shapes(conn: Connection, plan_ids: Iterable[str]) -> dict[str, PlanShape]:
-    ids = list(set(plan_ids))
-    if not ids:
-        return {}
-    active = dict(conn.execute(select(plans_t.c.plan_id, plans_t.c.active).where(plans_t.c.plan_id.in_(ids))).all())
-    inputs: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    for plan_id, position, input_id in conn.execute(
-        select(inputs_t.c.plan_id, inputs_t.c.position, inputs_t.c.input_id).where(inputs_t.c.plan_id.in_(ids))
-    ):
-        inputs[plan_id].append((position, input_id))
-    outputs: dict[str, dict[int, list[int]]] = defaultdict(dict)
-    for plan_id, output_id, tag_id in conn.execute(
-        select(outputs_t.c.plan_id, outputs_t.c.output_id, output_tags_t.c.tag_id)
-        .outerjoin(output_tags_t, output_tags_t.c.output_id == outputs_t.c.output_id)
-        .where(outputs_t.c.plan_id.in_(ids))
-        .order_by(outputs_t.c.position)
-    ):
-        tags = outputs[plan_id].setdefault(output_id, [])
-        if tag_id is not None:
-            tags.append(tag_id)
+_STRUCTURE_CACHE: dict[str, tuple[tuple[int, ...], tuple[tuple[int, tuple[int, ...]], ...]]] = {}
+_CACHE_LIMIT = 20_000
+
+
+def _plan_structures(conn: Connection, plan_ids: Sequence[str]) -> dict[str, tuple]:
+    """Input ids and output tag ids per plan: immutable once applied, so cached by (unique) plan id."""
+    missing = [p for p in plan_ids if p not in _STRUCTURE_CACHE]
+    if missing:
+        inputs: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for plan_id, position, input_id in conn.execute(
+            select(inputs_t.c.plan_id, inputs_t.c.position, inputs_t.c.input_id).where(inputs_t.c.plan_id.in_(missing))
+        ):
+            inputs[plan_id].append((position, input_id))
+        outputs: dict[str, dict[int, list[int]]] = defaultdict(dict)
+        for plan_id, output_id, tag_id in conn.execute(
+            select(outputs_t.c.plan_id, outputs_t.c.output_id, output_tags_t.c.tag_id)
+            .outerjoin(output_tags_t, output_tags_t.c.output_id == outputs_t.c.output_id)
+            .where(outputs_t.c.plan_id.in_(missing))
+            .order_by(outputs_t.c.position)
+        ):
+            tags = outputs[plan_id].setdefault(output_id, [])
+            if tag_id is not None:
+                tags.append(tag_id)
+        if len(_STRUCTURE_CACHE) > _CACHE_LIMIT:
+            _STRUCTURE_CACHE.clear()
+        for plan_id in missing:
+            _STRUCTURE_CACHE[plan_id] = (
+                tuple(input_id for _, input_id in sorted(inputs[plan_id])),
+                tuple((oid, tuple(tags)) for oid, tags in outputs[plan_id].items()),
+            )
+    return {p: _STRUCTURE_CACHE[p] for p in plan_ids}
+
+
+def load_plan_shapes(conn: Connection, active: dict[str, bool]) -> dict[str, PlanShape]:
+    """Shapes of the plans whose current ``active`` flag the caller has just read."""
+    structures = _plan_structures(conn, list(active))
     return {
-        plan_id: PlanShape(
-            plan_id=plan_id,
-            active=bool(active[plan_id]),
-            input_ids=tuple(input_id for _, input_id in sorted(inputs[plan_id])),
-            outputs=tuple((oid, tuple(tags)) for oid, tags in outputs[plan_id].items()),
-        )
-        for plan_id in ids
-        if plan_id in active
+        plan_id: PlanShape(plan_id=plan_id, active=bool(active[plan_id]), input_ids=ins, outputs=outs)
+        for plan_id, (ins, outs) in structures.items()
     }
 
 
-def _matching_inputs(conn: Connection, knit_ids: Sequence[str]) -> dict[str, set[int]]:
+def _matching_inputs(
+    conn: Connection, knit_ids: Sequence[str], finished_at: dict[str, int | None]
+) -> dict[str, set[int]]:
     """For each (done) Data, the Plan inputs whose user tags it carries and whose pins it matches."""
     matched: dict[str, set[int]] = {knit_id: set() for knit_id in knit_ids}
-    facts = {
-        knit_id: finished_at
-        for knit_id, finished_at in conn.execute(
-            select(data_t.c.knit_id, runs_t.c.finished_at)
-            .join(runs_t, runs_t.c.run_id == data_t.c.run_id)
-            .where(data_t.c.knit_id.in_(knit_ids))
-        )
-    }
+    pin_columns = (inputs_t.c.input_id, inputs_t.c.pin_knit_id, inputs_t.c.pin_timestamp)
     by_tags = (
-        select(data_tags_t.c.knit_id, input_tags_t.c.input_id, inputs_t.c.pin_knit_id, inputs_t.c.pin_timestamp)
+        select(data_tags_t.c.knit_id, *pin_columns)
         .join(input_tags_t, input_tags_t.c.tag_id == data_tags_t.c.tag_id)
         .join(inputs_t, inputs_t.c.input_id == input_tags_t.c.input_id)
         .where(data_tags_t.c.knit_id.in_(knit_ids))
-        .group_by(
-            data_tags_t.c.knit_id,
-            input_tags_t.c.input_id,
-            inputs_t.c.n_user_tags,
-            inputs_t.c.pin_knit_id,
-            inputs_t.c.pin_timestamp,
-        )
+        .group_by(data_tags_t.c.knit_id, *pin_columns, inputs_t.c.n_user_tags)
         .having(func.count() == inputs_t.c.n_user_tags)
     )
-    rows = list(conn.execute(by_tags))
-    pin_only = list(
-        conn.execute(
-            select(inputs_t.c.input_id, inputs_t.c.pin_knit_id, inputs_t.c.pin_timestamp).where(
-                inputs_t.c.n_user_tags == 0
-            )
-        )
-    )
-    rows += [(knit_id, *pin_row) for pin_row in pin_only for knit_id in knit_ids]
-    for knit_id, input_id, pin_knit_id, pin_timestamp in rows:
-        if pin_knit_id is not None and pin_knit_id != knit_id:
-            continue
-        if pin_timestamp is not None and pin_timestamp != facts.get(knit_id):
-            continue
-        matched[knit_id].add(input_id)
+    pin_only = select(literal(None, String).label("knit_id"), *pin_columns).where(inputs_t.c.n_user_tags == 0)
+    for knit_id, input_id, pin_knit_id, pin_timestamp in conn.execute(union_all(by_tags, pin_only)):
+        for candidate in knit_ids if knit_id is None else (knit_id,):
+            if pin_knit_id is not None and pin_knit_id != candidate:
+                continue
+            if pin_timestamp is not None and pin_timestamp != finished_at.get(candidate):
+                continue
+            matched[candidate].add(input_id)
     return matched
 
 
-def nominate_data(conn: Connection, knit_ids: Iterable[str]) -> Nominations:
+def nominate_data(conn: Connection, knit_ids: Iterable[str], *, fresh: dict[str, int] | None = None) -> Nominations:
     """Recompute the nominations of these Data; return the ones that are new.
 
-    Only Data whose producing Run is done are nominated; the others lose any nomination.
+    Only Data whose producing Run is done are nominated; the others lose any nomination. ``fresh``
+    (knit id -> finish time) says the Data were just registered done: nothing to look up or drop.
     """
     ids = list(dict.fromkeys(knit_ids))
     if not ids:
         return {}
-    done = [
-        knit_id
-        for chunk in _chunks(ids)
-        for (knit_id,) in conn.execute(
-            select(data_t.c.knit_id)
-            .join(runs_t, runs_t.c.run_id == data_t.c.run_id)
-            .where(data_t.c.knit_id.in_(chunk), runs_t.c.status == RunStatus.DONE.value)
-        )
-    ]
+    if fresh is not None:
+        finished_at: dict[str, int | None] = dict(fresh)
+    else:
+        finished_at = {
+            knit_id: stamp
+            for chunk in _chunks(ids)
+            for knit_id, stamp in conn.execute(
+                select(data_t.c.knit_id, runs_t.c.finished_at)
+                .join(runs_t, runs_t.c.run_id == data_t.c.run_id)
+                .where(data_t.c.knit_id.in_(chunk), runs_t.c.status == RunStatus.DONE.value)
+            )
+        }
+    done = [k for k in ids if k in finished_at]
     wanted: set[tuple[int, str]] = set()
     for chunk in _chunks(done):
-        for knit_id, input_ids in _matching_inputs(conn, chunk).items():
+        for knit_id, input_ids in _matching_inputs(conn, chunk, finished_at).items():
             wanted.update((input_id, knit_id) for input_id in input_ids)
     existing: set[tuple[int, str]] = set()
-    for chunk in _chunks(ids):
+    for chunk in _chunks(ids if fresh is None else []):
         existing.update(
             (input_id, knit_id)
             for input_id, knit_id in conn.execute(
@@ -163,8 +161,7 @@ def nominate_data(conn: Connection, knit_ids: Iterable[str]) -> Nominations:
     for chunk in _chunks(sorted(stale)):
         conn.execute(delete(nominations_t).where(tuple_(nominations_t.c.input_id, nominations_t.c.knit_id).in_(chunk)))
     new = wanted - existing
-    if new:
-        conn.execute(insert(nominations_t), [{"input_id": i, "knit_id": k} for i, k in new])
+    bulk_insert(conn, nominations_t, [{"input_id": i, "knit_id": k} for i, k in sorted(new)])
     result: Nominations = defaultdict(set)
     for input_id, knit_id in new:
         result[input_id].add(knit_id)
@@ -199,31 +196,35 @@ def nominate_plan(conn: Connection, plan_id: str) -> Nominations:
             query = query.where(runs_t.c.finished_at == pin_timestamp)
         knit_ids = set(conn.execute(query).scalars())
         if knit_ids:
-            conn.execute(insert(nominations_t), [{"input_id": input_id, "knit_id": k} for k in knit_ids])
+            bulk_insert(conn, nominations_t, [{"input_id": input_id, "knit_id": k} for k in sorted(knit_ids)])
             result[input_id] = knit_ids
     return result
 
 
 def _nominated(conn: Connection, input_ids: Sequence[int]) -> Nominations:
     result: Nominations = {input_id: set() for input_id in input_ids}
-    for input_id, knit_id in conn.execute(
-        select(nominations_t.c.input_id, nominations_t.c.knit_id).where(nominations_t.c.input_id.in_(input_ids))
-    ):
-        result[input_id].add(knit_id)
+    for chunk in _chunks(list(input_ids)):
+        for input_id, knit_id in conn.execute(
+            select(nominations_t.c.input_id, nominations_t.c.knit_id).where(nominations_t.c.input_id.in_(chunk))
+        ):
+            result[input_id].add(knit_id)
     return result
 
 
-def _unseen(conn: Connection, plan_id: str, combos: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
-    """Drop combinations this Plan has had a Run for, whatever that Run's status."""
-    keys = [combo_key(c) for c in combos]
-    seen: set[str] = set()
-    for chunk in _chunks(keys):
+def _seen(conn: Connection, candidates: dict[str, list[tuple[str, ...]]]) -> set[tuple[str, str]]:
+    """(plan, combo key) pairs among the candidates that some Run, whatever its status, already had."""
+    pairs = [(plan_id, combo_key(c)) for plan_id, combos in candidates.items() for c in combos]
+    seen: set[tuple[str, str]] = set()
+    for chunk in _chunks(pairs):
         seen.update(
-            conn.execute(
-                select(runs_t.c.combo_key).where(runs_t.c.plan_id == plan_id, runs_t.c.combo_key.in_(chunk))
-            ).scalars()
+            (plan_id, key)
+            for plan_id, key in conn.execute(
+                select(runs_t.c.plan_id, runs_t.c.combo_key).where(
+                    tuple_(runs_t.c.plan_id, runs_t.c.combo_key).in_(chunk)
+                )
+            )
         )
-    return [c for c, k in zip(combos, keys, strict=True) if k not in seen]
+    return seen
 
 
 def project(conn: Connection, new: Nominations, *, fresh_plan: bool = False) -> list[str]:
@@ -235,21 +236,26 @@ def project(conn: Connection, new: Nominations, *, fresh_plan: bool = False) -> 
     new = {input_id: ids for input_id, ids in new.items() if ids}
     if not new:
         return []
-    plan_of = dict(
-        conn.execute(select(inputs_t.c.input_id, inputs_t.c.plan_id).where(inputs_t.c.input_id.in_(list(new)))).all()
-    )
-    shapes = load_plan_shapes(conn, plan_of.values())
-    created: list[str] = []
+    plan_of, active = {}, {}
+    for input_id, plan_id, is_active in conn.execute(
+        select(inputs_t.c.input_id, inputs_t.c.plan_id, plans_t.c.active)
+        .join(plans_t, plans_t.c.plan_id == inputs_t.c.plan_id)
+        .where(inputs_t.c.input_id.in_(list(new)))
+    ):
+        plan_of[input_id], active[plan_id] = plan_id, is_active
+    shapes = load_plan_shapes(conn, active)
+    nominated = _nominated(conn, [i for shape in shapes.values() for i in shape.input_ids])
+    candidates: dict[str, list[tuple[str, ...]]] = {}
     for plan_id in sorted(shapes):
         shape = shapes[plan_id]
-        plan_new = {i: ids for i, ids in new.items() if plan_of[i] == plan_id}
-        nominated = _nominated(conn, shape.input_ids)
-        if not all(nominated.values()):
-            continue
-        combos = new_combinations(shape.input_ids, nominated, plan_new)
-        if not fresh_plan:
-            combos = _unseen(conn, plan_id, combos)
-        created += create_runs(conn, shape, combos)
+        if all(nominated[i] for i in shape.input_ids):
+            plan_new = {i: ids for i, ids in new.items() if plan_of[i] == plan_id}
+            candidates[plan_id] = new_combinations(shape.input_ids, nominated, plan_new)
+    seen = set() if fresh_plan else _seen(conn, candidates)
+    created: list[str] = []
+    for plan_id, combos in candidates.items():
+        unseen = [c for c in combos if (plan_id, combo_key(c)) not in seen]
+        created += create_runs(conn, shapes[plan_id], unseen)
     return created
 
 
@@ -280,15 +286,13 @@ def create_runs(conn: Connection, shape: PlanShape, combos: Sequence[Sequence[st
             knit_id = str(uuid.uuid4())
             data.append({"knit_id": knit_id, "run_id": run_id, "output_id": output_id, "created_at": now})
             data_tags += [{"knit_id": knit_id, "tag_id": tag_id} for tag_id in tag_ids]
-    conn.execute(insert(runs_t), runs)
-    conn.execute(insert(run_inputs_t), run_inputs)
-    if data:
-        conn.execute(insert(data_t), data)
-    if data_tags:
-        conn.execute(insert(data_tags_t), data_tags)
+    bulk_insert(conn, runs_t, runs)
+    bulk_insert(conn, run_inputs_t, run_inputs)
+    bulk_insert(conn, data_t, data)
+    bulk_insert(conn, data_tags_t, data_tags)
     return [row["run_id"] for row in runs]
 
 
-def reproject_data(conn: Connection, knit_ids: Iterable[str]) -> list[str]:
+def reproject_data(conn: Connection, knit_ids: Iterable[str], *, fresh: dict[str, int] | None = None) -> list[str]:
     """After Data changed (registered, tagged, its Run done): renominate and create the Runs due."""
-    return project(conn, nominate_data(conn, knit_ids))
+    return project(conn, nominate_data(conn, knit_ids, fresh=fresh))

@@ -156,7 +156,7 @@ def test_full_plan_to_dict_round_trip() -> None:
     assert data["inputs"][0]["tags"] == [
         "type:model",
         "knit#id:abc-123",
-        "knit#timestamp:2024-01-02T03:04:05.000+00:00",
+        "knit#timestamp:2024-01-02T03:04:05+00:00",
     ]
     assert data["annotations"] == ["example.com/owner=alice", "team=ml"]
     assert data["on_node"] == {"may": ["gpu=a100"], "prefer": ["zone="], "must": ["kubernetes.io/arch=amd64"]}
