@@ -10,7 +10,8 @@ from knit_provider.catalog import runs as catalog_runs
 from knit_provider.catalog.engine import read_tx, write_tx
 from knit_provider.catalog.models import data_t, run_inputs_t, runs_t
 from knit_provider.catalog.views import run_details
-from knit_provider.core.errors import NotFound
+from knit_provider.core.errors import InvalidInput, NotFound
+from knit_provider.core.layout import LOG_FILE
 from knit_provider.core.lifecycle import RunStatus, parse_status
 from knit_provider.service.context import Knit
 from knit_provider.service.data import time_window
@@ -70,7 +71,15 @@ def transition(
 def finish(knit: Knit, run_id: str, *, exit_code: int, message: str = "") -> dict:
     """A program ended: exit 0 -> completing -> done (outputs nominated), else aborting -> failed."""
     target = RunStatus.COMPLETING if exit_code == 0 else RunStatus.ABORTING
+    run = show(knit, run_id)
+    produced = [o["knitId"] for o in run["outputs"]] + ([run["log"]["knitId"]] if run["log"] else [])
+    contents = {}
+    for knit_id in produced:
+        knit.store.create_empty(knit_id)  # an output the program left untouched is empty Data
+        info = knit.store.measure(knit_id)
+        contents[knit_id] = (info.checksum, info.size)
     with write_tx(knit.engine) as conn:
+        catalog_runs.record_content(conn, contents)
         catalog_runs.transition(conn, run_id, target, exit_code=exit_code, exit_message=message)
         catalog_runs.finalize(conn, run_id)
     return show(knit, run_id)
@@ -80,6 +89,23 @@ def stop(knit: Knit, run_id: str, *, fail: bool = False) -> dict:
     with write_tx(knit.engine) as conn:
         catalog_runs.stop(conn, run_id, fail=fail)
     return show(knit, run_id)
+
+
+def read_log(knit: Knit, run_id: str, offset: int = 0) -> tuple[str, int]:
+    """The Run's log from byte ``offset`` on, and the offset to continue from (``knit run show --log``)."""
+    run = show(knit, run_id)
+    if run["log"] is None:
+        raise InvalidInput(f"run {run_id} keeps no log: its plan has no 'log' section", field="run")
+    knit_id = run["log"]["knitId"]
+    if not knit.store.exists(knit_id):
+        return "", offset
+    path = knit.store.path(knit_id) / LOG_FILE
+    if not path.exists():
+        return "", offset
+    with path.open("rb") as log:
+        log.seek(offset)
+        chunk = log.read()
+    return chunk.decode("utf-8", errors="replace"), offset + len(chunk)
 
 
 def retry(knit: Knit, run_id: str) -> dict:

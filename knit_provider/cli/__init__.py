@@ -1,0 +1,1 @@
+"""The ``knit`` command: Knitfab's verbs and flags over the service layer."""

@@ -1,0 +1,8 @@
+"""Entry point of the ``knit`` console script: the group with every command registered."""
+
+from __future__ import annotations
+
+from knit_provider.cli import data_cmds, init_cmd, plan_cmds, run_cmds, template_cmd  # noqa: F401  (registration)
+from knit_provider.cli.app import knit, main
+
+__all__ = ["knit", "main"]

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what the project needs on a fresh Debian machine: system packages, then a virtualenv (.venv)
+# with the project and its test extra. Idempotent; sourced by scripts/test.sh and scripts/quickstart.sh.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+missing=()
+ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  echo "installing Debian packages: ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install -q --disable-pip-version-check -e ".[test]" 2>&1 | grep -v -i "^warning: location" >&2 || true
+.venv/bin/python -c "import knit_provider, airflow" >/dev/null
