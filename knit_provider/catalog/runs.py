@@ -50,6 +50,12 @@ def outputs_of(conn: Connection, run_id: str) -> list[str]:
     return list(conn.execute(select(data_t.c.knit_id).where(data_t.c.run_id == run_id)).scalars())
 
 
+def record_content(conn: Connection, contents: dict[str, tuple[str, int]]) -> None:
+    """Store the checksum and size of output Data whose content a runner has just written."""
+    for knit_id, (checksum, size) in contents.items():
+        conn.execute(update(data_t).where(data_t.c.knit_id == knit_id).values(checksum=checksum, size=size))
+
+
 def transition(
     conn: Connection, run_id: str, target: RunStatus, *, exit_code: int | None = None, exit_message: str | None = None
 ) -> list[str]:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from knit_provider.cli import data_cmds, init_cmd, plan_cmds, run_cmds, template_cmd  # noqa: F401  (registration)
+from knit_provider.cli import (  # noqa: F401  (registration)
+    data_cmds,
+    graph_cmds,
+    init_cmd,
+    plan_cmds,
+    run_cmds,
+    template_cmd,
+)
 from knit_provider.cli.app import knit, main
 
 __all__ = ["knit", "main"]

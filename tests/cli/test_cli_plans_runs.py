@@ -127,3 +127,23 @@ def test_plan_template_scratch_and_from_dir_apply_unchanged(cli, workdir) -> Non
     assert cli("plan", "template", "-i", "missing.tar").code == 2
     not_a_tar = cli("plan", "template", "-i", write(workdir, "junk.tar", "junk"))
     assert not_a_tar.code == 1 and not_a_tar.stdout == ""
+
+
+def test_lineage_and_plan_graph_dot_svg_png(cli, workdir, folder) -> None:
+    plan_id = cli("plan", "apply", write(workdir, "train.yaml", TRAIN)).json()["planId"]
+    folder("d")
+    knit_id = cli("data", "push", "-t", "type:dataset", "-t", "project:p", "-t", 'note:<b>"x"</b>', "d").json()[
+        "knitId"
+    ]
+    dot = cli("data", "lineage", knit_id)
+    assert dot.code == 0, dot.stderr
+    assert dot.stdout.startswith("digraph G {") and f'"d{knit_id}"' in dot.stdout
+    assert "<b>" not in dot.stdout and "&lt;b&gt;" in dot.stdout, "tag text is escaped"
+    assert cli("data", "lineage", "-n", "0", knit_id).code == 1
+    assert cli("data", "lineage", "--format", "svg", knit_id).code == 2, "svg needs -o"
+    assert cli("data", "lineage", "--format", "svg", "-o", "l.svg", "-n", "all", knit_id).code == 0
+    assert (workdir / "l.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
+    assert cli("plan", "graph", "--format", "png", "-o", "p.png", plan_id).code == 0
+    assert (workdir / "p.png").read_bytes().startswith(b"\x89PNG")
+    assert f'"p{plan_id}"' in cli("plan", "graph", plan_id).stdout
+    assert cli("data", "lineage", "nope").code == 1
