@@ -9,6 +9,25 @@ from sqlalchemy import Connection, Table, insert
 COPY_THRESHOLD = 64
 
 
+def insert_all(conn: Connection, batches: Sequence[tuple[Table, Sequence[dict]]]) -> None:
+    """Several inserts in one round trip on PostgreSQL (a psycopg pipeline); one after another elsewhere.
+
+    Parent tables must come before their children: foreign keys are checked per statement, in order.
+    """
+    batches = [(table, rows) for table, rows in batches if rows]
+    if conn.dialect.name != "postgresql" or any(len(rows) >= COPY_THRESHOLD for _, rows in batches):
+        for table, rows in batches:
+            bulk_insert(conn, table, rows)
+        return
+    raw = conn.connection.dbapi_connection
+    with raw.pipeline(), raw.cursor() as cursor:
+        for table, rows in batches:
+            columns = list(rows[0])
+            placeholders = ", ".join(["%s"] * len(columns))
+            sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})"
+            cursor.executemany(sql, [[row[c] for c in columns] for row in rows])
+
+
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict]) -> None:
     """Insert rows that all have the same keys, inside the caller's transaction."""
     if not rows:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, delete, func, insert, select
 
+from knit_provider.catalog.bulk import insert_all
 from knit_provider.catalog.models import (
     UPLOAD_PLAN_ID,
     data_t,
@@ -15,7 +16,7 @@ from knit_provider.catalog.models import (
     runs_t,
     tags_t,
 )
-from knit_provider.catalog.projection import reproject_data
+from knit_provider.catalog.projection import project_upload, reproject_data
 from knit_provider.catalog.tagstore import intern_tags, lookup_tag_ids
 from knit_provider.core.errors import InvalidInput, NotFound
 from knit_provider.core.lifecycle import LIVE, RunStatus
@@ -48,31 +49,16 @@ def register_upload(
     """Record an upload as a done Run of ``knit#uploaded`` with its Data; return (run id, new run ids)."""
     now = now_ms()
     run_id = str(uuid.uuid4())
-    conn.execute(
-        insert(runs_t).values(
-            run_id=run_id,
-            plan_id=UPLOAD_PLAN_ID,
-            status=RunStatus.DONE.value,
-            combo_key=run_id,
-            created_at=now,
-            updated_at=now,
-            finished_at=now,
-        )
+    run = {"run_id": run_id, "plan_id": UPLOAD_PLAN_ID, "status": RunStatus.DONE.value, "combo_key": run_id,
+           "created_at": now, "updated_at": now, "finished_at": now}  # fmt: skip
+    data = {"knit_id": knit_id, "run_id": run_id, "output_id": upload_output_id(conn), "checksum": checksum,
+            "size": size, "created_at": now}  # fmt: skip
+    ids = intern_tags(conn, tags) if tags else {}
+    insert_all(
+        conn,
+        [(runs_t, [run]), (data_t, [data]), (data_tags_t, [{"knit_id": knit_id, "tag_id": i} for i in ids.values()])],
     )
-    conn.execute(
-        insert(data_t).values(
-            knit_id=knit_id,
-            run_id=run_id,
-            output_id=upload_output_id(conn),
-            checksum=checksum,
-            size=size,
-            created_at=now,
-        )
-    )
-    if tags:
-        ids = intern_tags(conn, tags)
-        conn.execute(insert(data_tags_t), [{"knit_id": knit_id, "tag_id": ids[t]} for t in set(tags)])
-    return run_id, reproject_data(conn, [knit_id], fresh={knit_id: now})
+    return run_id, project_upload(conn, knit_id, now)
 
 
 def require_data(conn: Connection, knit_id: str) -> dict:

@@ -70,7 +70,7 @@ class PlanInputRow(Base):
     plan_id: Mapped[str] = mapped_column(ID, ForeignKey("knit_plans.plan_id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     path: Mapped[str] = mapped_column(String(1024))
-    n_user_tags: Mapped[int] = mapped_column(Integer)
+    n_user_tags: Mapped[int] = mapped_column(Integer, index=True)  # pin-only inputs (0) are looked up by it
     pin_knit_id: Mapped[str | None] = mapped_column(ID)
     pin_timestamp: Mapped[int | None] = mapped_column(BigInteger)
     __table_args__ = (UniqueConstraint("plan_id", "position", name="uq_knit_plan_inputs_plan_position"),)

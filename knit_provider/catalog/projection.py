@@ -13,9 +13,23 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, String, and_, delete, func, literal, select, tuple_, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    String,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 
-from knit_provider.catalog.bulk import bulk_insert
+from knit_provider.catalog.bulk import bulk_insert, insert_all
 from knit_provider.catalog.models import (
     data_t,
     data_tags_t,
@@ -28,6 +42,7 @@ from knit_provider.catalog.models import (
     run_inputs_t,
     runs_t,
 )
+from knit_provider.catalog.sqlparams import PerDialect, member_of
 from knit_provider.core.lifecycle import RunStatus
 from knit_provider.core.matching import new_combinations
 from knit_provider.core.timefmt import now_ms
@@ -98,22 +113,52 @@ def load_plan_shapes(conn: Connection, active: dict[str, bool]) -> dict[str, Pla
     }
 
 
+_PIN_COLUMNS = (inputs_t.c.input_id, inputs_t.c.pin_knit_id, inputs_t.c.pin_timestamp)
+#: Built once per dialect: hot-path statements hit SQLAlchemy's compiled cache (and, on PostgreSQL,
+#: psycopg's prepared statements).
+_MATCHING_INPUTS = PerDialect(
+    lambda pg: union_all(
+        select(data_tags_t.c.knit_id, *_PIN_COLUMNS)
+        .join(input_tags_t, input_tags_t.c.tag_id == data_tags_t.c.tag_id)
+        .join(inputs_t, inputs_t.c.input_id == input_tags_t.c.input_id)
+        .where(member_of(data_tags_t.c.knit_id, "knit_ids", postgresql=pg))
+        .group_by(data_tags_t.c.knit_id, *_PIN_COLUMNS, inputs_t.c.n_user_tags)
+        .having(func.count() == inputs_t.c.n_user_tags),
+        select(literal(None, String).label("knit_id"), *_PIN_COLUMNS).where(inputs_t.c.n_user_tags == 0),
+    )
+)
+_NOMINATIONS_OF_DATA = PerDialect(
+    lambda pg: select(nominations_t.c.input_id, nominations_t.c.knit_id).where(
+        member_of(nominations_t.c.knit_id, "knit_ids", postgresql=pg)
+    )
+)
+_AFFECTED_INPUTS = PerDialect(
+    lambda pg: (
+        select(inputs_t.c.input_id, inputs_t.c.plan_id, plans_t.c.active, nominations_t.c.knit_id)
+        .join(plans_t, plans_t.c.plan_id == inputs_t.c.plan_id)
+        .outerjoin(nominations_t, nominations_t.c.input_id == inputs_t.c.input_id)
+        .where(
+            inputs_t.c.plan_id.in_(
+                select(inputs_t.c.plan_id).where(member_of(inputs_t.c.input_id, "input_ids", postgresql=pg))
+            )
+        )
+    )
+)
+_SEEN_COMBOS = PerDialect(
+    lambda pg: select(runs_t.c.combo_key).where(
+        runs_t.c.plan_id == bindparam("plan_id"), member_of(runs_t.c.combo_key, "keys", postgresql=pg)
+    )
+)
+
+
 def _matching_inputs(
     conn: Connection, knit_ids: Sequence[str], finished_at: dict[str, int | None]
 ) -> dict[str, set[int]]:
     """For each (done) Data, the Plan inputs whose user tags it carries and whose pins it matches."""
     matched: dict[str, set[int]] = {knit_id: set() for knit_id in knit_ids}
-    pin_columns = (inputs_t.c.input_id, inputs_t.c.pin_knit_id, inputs_t.c.pin_timestamp)
-    by_tags = (
-        select(data_tags_t.c.knit_id, *pin_columns)
-        .join(input_tags_t, input_tags_t.c.tag_id == data_tags_t.c.tag_id)
-        .join(inputs_t, inputs_t.c.input_id == input_tags_t.c.input_id)
-        .where(data_tags_t.c.knit_id.in_(knit_ids))
-        .group_by(data_tags_t.c.knit_id, *pin_columns, inputs_t.c.n_user_tags)
-        .having(func.count() == inputs_t.c.n_user_tags)
-    )
-    pin_only = select(literal(None, String).label("knit_id"), *pin_columns).where(inputs_t.c.n_user_tags == 0)
-    for knit_id, input_id, pin_knit_id, pin_timestamp in conn.execute(union_all(by_tags, pin_only)):
+    for knit_id, input_id, pin_knit_id, pin_timestamp in conn.execute(
+        _MATCHING_INPUTS(conn), {"knit_ids": list(knit_ids)}
+    ):
         for candidate in knit_ids if knit_id is None else (knit_id,):
             if pin_knit_id is not None and pin_knit_id != candidate:
                 continue
@@ -123,47 +168,84 @@ def _matching_inputs(
     return matched
 
 
-def nominate_data(conn: Connection, knit_ids: Iterable[str], *, fresh: dict[str, int] | None = None) -> Nominations:
+def nominate_data(conn: Connection, knit_ids: Iterable[str]) -> Nominations:
     """Recompute the nominations of these Data; return the ones that are new.
 
-    Only Data whose producing Run is done are nominated; the others lose any nomination. ``fresh``
-    (knit id -> finish time) says the Data were just registered done: nothing to look up or drop.
+    Only Data whose producing Run is done are nominated; the others lose any nomination.
     """
     ids = list(dict.fromkeys(knit_ids))
     if not ids:
         return {}
-    if fresh is not None:
-        finished_at: dict[str, int | None] = dict(fresh)
-    else:
-        finished_at = {
-            knit_id: stamp
-            for chunk in _chunks(ids)
-            for knit_id, stamp in conn.execute(
-                select(data_t.c.knit_id, runs_t.c.finished_at)
-                .join(runs_t, runs_t.c.run_id == data_t.c.run_id)
-                .where(data_t.c.knit_id.in_(chunk), runs_t.c.status == RunStatus.DONE.value)
-            )
-        }
+    finished_at: dict[str, int | None] = {
+        knit_id: stamp
+        for chunk in _chunks(ids)
+        for knit_id, stamp in conn.execute(
+            select(data_t.c.knit_id, runs_t.c.finished_at)
+            .join(runs_t, runs_t.c.run_id == data_t.c.run_id)
+            .where(data_t.c.knit_id.in_(chunk), runs_t.c.status == RunStatus.DONE.value)
+        )
+    }
     done = [k for k in ids if k in finished_at]
     wanted: set[tuple[int, str]] = set()
     for chunk in _chunks(done):
         for knit_id, input_ids in _matching_inputs(conn, chunk, finished_at).items():
             wanted.update((input_id, knit_id) for input_id in input_ids)
     existing: set[tuple[int, str]] = set()
-    for chunk in _chunks(ids if fresh is None else []):
+    for chunk in _chunks(ids):
         existing.update(
             (input_id, knit_id)
-            for input_id, knit_id in conn.execute(
-                select(nominations_t.c.input_id, nominations_t.c.knit_id).where(nominations_t.c.knit_id.in_(chunk))
-            )
+            for input_id, knit_id in conn.execute(_NOMINATIONS_OF_DATA(conn), {"knit_ids": list(chunk)})
         )
-    stale = existing - wanted
-    for chunk in _chunks(sorted(stale)):
-        conn.execute(delete(nominations_t).where(tuple_(nominations_t.c.input_id, nominations_t.c.knit_id).in_(chunk)))
+    stale_by_data: dict[str, list[int]] = defaultdict(list)
+    for input_id, knit_id in existing - wanted:
+        stale_by_data[knit_id].append(input_id)
+    for knit_id, input_ids in stale_by_data.items():
+        conn.execute(
+            delete(nominations_t).where(nominations_t.c.knit_id == knit_id, nominations_t.c.input_id.in_(input_ids))
+        )
     new = wanted - existing
     bulk_insert(conn, nominations_t, [{"input_id": i, "knit_id": k} for i, k in sorted(new)])
     result: Nominations = defaultdict(set)
     for input_id, knit_id in new:
+        result[input_id].add(knit_id)
+    return dict(result)
+
+
+def _pins_match(knit_id: ColumnElement, finished_at: ColumnElement) -> ColumnElement[bool]:
+    return and_(
+        or_(inputs_t.c.pin_knit_id.is_(None), inputs_t.c.pin_knit_id == knit_id),
+        or_(inputs_t.c.pin_timestamp.is_(None), inputs_t.c.pin_timestamp == finished_at),
+    )
+
+
+_PINS_OK = case((_pins_match(data_tags_t.c.knit_id, bindparam("finished_at")), 1), else_=0)
+
+#: Nominate one just-uploaded Data in one statement: its matches go straight into the table. The pin
+#: test sits in an aggregate so that the planner starts from the Data's few tags, never from inputs.
+_NOMINATE_UPLOAD = (
+    insert(nominations_t)
+    .from_select(
+        ["input_id", "knit_id"],
+        union_all(
+            select(inputs_t.c.input_id, data_tags_t.c.knit_id)
+            .join(input_tags_t, input_tags_t.c.tag_id == data_tags_t.c.tag_id)
+            .join(inputs_t, inputs_t.c.input_id == input_tags_t.c.input_id)
+            .where(data_tags_t.c.knit_id == bindparam("knit_id"))
+            .group_by(inputs_t.c.input_id, data_tags_t.c.knit_id, inputs_t.c.n_user_tags)
+            .having(and_(func.count() == inputs_t.c.n_user_tags, func.min(_PINS_OK) == 1)),
+            select(inputs_t.c.input_id, bindparam("knit_id", type_=String)).where(
+                inputs_t.c.n_user_tags == 0, _pins_match(bindparam("knit_id"), bindparam("finished_at"))
+            ),
+        ),
+    )
+    .returning(nominations_t.c.input_id)
+)
+
+
+def nominate_upload(conn: Connection, knit_id: str, finished_at: int) -> Nominations:
+    """Nominate a Data registered done in this transaction (it has no nominations to drop)."""
+    result: Nominations = defaultdict(set)
+    for input_id in conn.execute(_NOMINATE_UPLOAD, {"knit_id": knit_id, "finished_at": finished_at}).scalars():
         result[input_id].add(knit_id)
     return dict(result)
 
@@ -201,57 +283,48 @@ def nominate_plan(conn: Connection, plan_id: str) -> Nominations:
     return result
 
 
-def _nominated(conn: Connection, input_ids: Sequence[int]) -> Nominations:
-    result: Nominations = {input_id: set() for input_id in input_ids}
-    for chunk in _chunks(list(input_ids)):
-        for input_id, knit_id in conn.execute(
-            select(nominations_t.c.input_id, nominations_t.c.knit_id).where(nominations_t.c.input_id.in_(chunk))
-        ):
-            result[input_id].add(knit_id)
-    return result
-
-
 def _seen(conn: Connection, candidates: dict[str, list[tuple[str, ...]]]) -> set[tuple[str, str]]:
-    """(plan, combo key) pairs among the candidates that some Run, whatever its status, already had."""
-    pairs = [(plan_id, combo_key(c)) for plan_id, combos in candidates.items() for c in combos]
+    """(plan, combo key) pairs among the candidates that some Run, whatever its status, already had.
+
+    One query per plan on ``plan_id = ? AND combo_key IN (...)``, which the unique index serves
+    (a row-value IN over both columns is not index-assisted on SQLite).
+    """
     seen: set[tuple[str, str]] = set()
-    for chunk in _chunks(pairs):
-        seen.update(
-            (plan_id, key)
-            for plan_id, key in conn.execute(
-                select(runs_t.c.plan_id, runs_t.c.combo_key).where(
-                    tuple_(runs_t.c.plan_id, runs_t.c.combo_key).in_(chunk)
-                )
+    for plan_id, combos in candidates.items():
+        for chunk in _chunks([combo_key(c) for c in combos]):
+            seen.update(
+                (plan_id, key)
+                for key in conn.execute(_SEEN_COMBOS(conn), {"plan_id": plan_id, "keys": list(chunk)}).scalars()
             )
-        )
     return seen
 
 
-def project(conn: Connection, new: Nominations, *, fresh_plan: bool = False) -> list[str]:
+def project(conn: Connection, new: Nominations, *, fresh_plan: bool = False, fresh_data: bool = False) -> list[str]:
     """Create the Runs the new nominations cause; return their ids.
 
-    ``fresh_plan``: the nominations all belong to a Plan applied in this transaction, which cannot
-    have had any Run yet, so the look-up of past combinations is skipped.
+    ``fresh_plan``: the nominations all belong to a Plan applied in this transaction; ``fresh_data``:
+    they are all of Data registered in this transaction. Either way every new combination holds
+    something no Run can have had yet, so the look-up of past combinations is skipped (the unique
+    key still guards it).
     """
     new = {input_id: ids for input_id, ids in new.items() if ids}
     if not new:
         return []
-    plan_of, active = {}, {}
-    for input_id, plan_id, is_active in conn.execute(
-        select(inputs_t.c.input_id, inputs_t.c.plan_id, plans_t.c.active)
-        .join(plans_t, plans_t.c.plan_id == inputs_t.c.plan_id)
-        .where(inputs_t.c.input_id.in_(list(new)))
-    ):
+    plan_of: dict[int, str] = {}
+    active: dict[str, bool] = {}
+    nominated: Nominations = defaultdict(set)
+    for input_id, plan_id, is_active, knit_id in conn.execute(_AFFECTED_INPUTS(conn), {"input_ids": list(new)}):
         plan_of[input_id], active[plan_id] = plan_id, is_active
+        if knit_id is not None:
+            nominated[input_id].add(knit_id)
     shapes = load_plan_shapes(conn, active)
-    nominated = _nominated(conn, [i for shape in shapes.values() for i in shape.input_ids])
     candidates: dict[str, list[tuple[str, ...]]] = {}
     for plan_id in sorted(shapes):
         shape = shapes[plan_id]
         if all(nominated[i] for i in shape.input_ids):
             plan_new = {i: ids for i, ids in new.items() if plan_of[i] == plan_id}
             candidates[plan_id] = new_combinations(shape.input_ids, nominated, plan_new)
-    seen = set() if fresh_plan else _seen(conn, candidates)
+    seen = set() if fresh_plan or fresh_data else _seen(conn, candidates)
     created: list[str] = []
     for plan_id, combos in candidates.items():
         unseen = [c for c in combos if (plan_id, combo_key(c)) not in seen]
@@ -286,13 +359,15 @@ def create_runs(conn: Connection, shape: PlanShape, combos: Sequence[Sequence[st
             knit_id = str(uuid.uuid4())
             data.append({"knit_id": knit_id, "run_id": run_id, "output_id": output_id, "created_at": now})
             data_tags += [{"knit_id": knit_id, "tag_id": tag_id} for tag_id in tag_ids]
-    bulk_insert(conn, runs_t, runs)
-    bulk_insert(conn, run_inputs_t, run_inputs)
-    bulk_insert(conn, data_t, data)
-    bulk_insert(conn, data_tags_t, data_tags)
+    insert_all(conn, [(runs_t, runs), (run_inputs_t, run_inputs), (data_t, data), (data_tags_t, data_tags)])
     return [row["run_id"] for row in runs]
 
 
-def reproject_data(conn: Connection, knit_ids: Iterable[str], *, fresh: dict[str, int] | None = None) -> list[str]:
-    """After Data changed (registered, tagged, its Run done): renominate and create the Runs due."""
-    return project(conn, nominate_data(conn, knit_ids, fresh=fresh))
+def reproject_data(conn: Connection, knit_ids: Iterable[str]) -> list[str]:
+    """After Data changed (tagged, its Run done): renominate and create the Runs due."""
+    return project(conn, nominate_data(conn, knit_ids))
+
+
+def project_upload(conn: Connection, knit_id: str, finished_at: int) -> list[str]:
+    """After an upload registered in this transaction: nominate it and create the Runs due."""
+    return project(conn, nominate_upload(conn, knit_id, finished_at), fresh_data=True)

@@ -4,26 +4,34 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, insert, select, tuple_
+from sqlalchemy import Connection, insert, select
 
 from knit_provider.catalog.models import data_tags_t, tags_t
+from knit_provider.catalog.sqlparams import PerDialect, member_of
 from knit_provider.core.tags import Tag
 
 _CHUNK = 400
+_TAG_CHUNK = 50
+
+
+#: Built once per dialect; over-fetches the keys x values cross product, filtered in Python.
+_TAGS_BY_KEYS_AND_VALUES = PerDialect(
+    lambda pg: select(tags_t.c.tag_id, tags_t.c.key, tags_t.c.value).where(
+        member_of(tags_t.c.key, "keys", postgresql=pg), member_of(tags_t.c.value, "values", postgresql=pg)
+    )
+)
 
 
 def lookup_tag_ids(conn: Connection, tags: Iterable[Tag]) -> dict[Tag, int]:
     """Ids of the tags that exist already; unknown tags are simply absent from the result."""
     wanted = list(set(tags))
     found: dict[Tag, int] = {}
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
-        rows = conn.execute(
-            select(tags_t.c.tag_id, tags_t.c.key, tags_t.c.value).where(
-                tuple_(tags_t.c.key, tags_t.c.value).in_([(t.key, t.value) for t in chunk])
-            )
-        )
-        found.update({Tag(key, value): tag_id for tag_id, key, value in rows})
+    for start in range(0, len(wanted), _TAG_CHUNK):
+        chunk = set(wanted[start : start + _TAG_CHUNK])
+        params = {"keys": sorted({t.key for t in chunk}), "values": sorted({t.value for t in chunk})}
+        for tag_id, key, value in conn.execute(_TAGS_BY_KEYS_AND_VALUES(conn), params):
+            if Tag(key, value) in chunk:
+                found[Tag(key, value)] = tag_id
     return found
 
 
