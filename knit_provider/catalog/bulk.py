@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, Table, insert
 
 COPY_THRESHOLD = 64
+#: Up to this many rows in all, a pipeline (one round trip) beats a COPY per table (two each).
+PIPELINE_LIMIT = 5_000
 
 
 def insert_all(conn: Connection, batches: Sequence[tuple[Table, Sequence[dict]]]) -> None:
@@ -15,7 +17,7 @@ def insert_all(conn: Connection, batches: Sequence[tuple[Table, Sequence[dict]]]
     Parent tables must come before their children: foreign keys are checked per statement, in order.
     """
     batches = [(table, rows) for table, rows in batches if rows]
-    if conn.dialect.name != "postgresql" or any(len(rows) >= COPY_THRESHOLD for _, rows in batches):
+    if conn.dialect.name != "postgresql" or sum(len(rows) for _, rows in batches) > PIPELINE_LIMIT:
         for table, rows in batches:
             bulk_insert(conn, table, rows)
         return
