@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection, Table, insert
 
+CHUNK = 400  # list parameters per statement: well under SQLite's and PostgreSQL's limits
 COPY_THRESHOLD = 64
 #: Up to this many rows in all, a pipeline (one round trip) beats a COPY per table (two each).
 PIPELINE_LIMIT = 5_000
@@ -45,3 +46,10 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict]) -> None:
                 copy.write_row([row[c] for c in columns])
     finally:
         cursor.close()
+
+
+def chunked(items: Iterable, size: int = CHUNK) -> Iterable[list]:
+    """The distinct items, in order, in lists of at most ``size`` (one statement each)."""
+    distinct = list(dict.fromkeys(items))
+    for start in range(0, len(distinct), size):
+        yield distinct[start : start + size]

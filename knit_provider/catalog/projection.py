@@ -29,7 +29,7 @@ from sqlalchemy import (
     union_all,
 )
 
-from knit_provider.catalog.bulk import bulk_insert, insert_all
+from knit_provider.catalog.bulk import bulk_insert, chunked, insert_all
 from knit_provider.catalog.models import (
     data_t,
     data_tags_t,
@@ -47,7 +47,6 @@ from knit_provider.core.lifecycle import RunStatus
 from knit_provider.core.matching import new_combinations
 from knit_provider.core.timefmt import now_ms
 
-_CHUNK = 400
 Nominations = dict[int, set[str]]  # input_id -> knit ids
 
 
@@ -64,11 +63,6 @@ class PlanShape:
 def combo_key(knit_ids: Sequence[str]) -> str:
     """The identity of a combination: its knit ids in input order."""
     return "|".join(knit_ids)
-
-
-def _chunks(items: Sequence, size: int = _CHUNK) -> Iterable[Sequence]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 _STRUCTURE_CACHE: dict[str, tuple[tuple[int, ...], tuple[tuple[int, tuple[int, ...]], ...]]] = {}
@@ -178,7 +172,7 @@ def nominate_data(conn: Connection, knit_ids: Iterable[str]) -> Nominations:
         return {}
     finished_at: dict[str, int | None] = {
         knit_id: stamp
-        for chunk in _chunks(ids)
+        for chunk in chunked(ids)
         for knit_id, stamp in conn.execute(
             select(data_t.c.knit_id, runs_t.c.finished_at)
             .join(runs_t, runs_t.c.run_id == data_t.c.run_id)
@@ -187,11 +181,11 @@ def nominate_data(conn: Connection, knit_ids: Iterable[str]) -> Nominations:
     }
     done = [k for k in ids if k in finished_at]
     wanted: set[tuple[int, str]] = set()
-    for chunk in _chunks(done):
+    for chunk in chunked(done):
         for knit_id, input_ids in _matching_inputs(conn, chunk, finished_at).items():
             wanted.update((input_id, knit_id) for input_id in input_ids)
     existing: set[tuple[int, str]] = set()
-    for chunk in _chunks(ids):
+    for chunk in chunked(ids):
         existing.update(
             (input_id, knit_id)
             for input_id, knit_id in conn.execute(_NOMINATIONS_OF_DATA(conn), {"knit_ids": list(chunk)})
@@ -291,7 +285,7 @@ def _seen(conn: Connection, candidates: dict[str, list[tuple[str, ...]]]) -> set
     """
     seen: set[tuple[str, str]] = set()
     for plan_id, combos in candidates.items():
-        for chunk in _chunks([combo_key(c) for c in combos]):
+        for chunk in chunked([combo_key(c) for c in combos]):
             seen.update(
                 (plan_id, key)
                 for key in conn.execute(_SEEN_COMBOS(conn), {"plan_id": plan_id, "keys": list(chunk)}).scalars()

@@ -6,11 +6,11 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection, insert, select
 
+from knit_provider.catalog.bulk import chunked
 from knit_provider.catalog.models import data_tags_t, tags_t
 from knit_provider.catalog.sqlparams import PerDialect, member_of
 from knit_provider.core.tags import Tag
 
-_CHUNK = 400
 _TAG_CHUNK = 50
 
 
@@ -26,8 +26,8 @@ def lookup_tag_ids(conn: Connection, tags: Iterable[Tag]) -> dict[Tag, int]:
     """Ids of the tags that exist already; unknown tags are simply absent from the result."""
     wanted = list(set(tags))
     found: dict[Tag, int] = {}
-    for start in range(0, len(wanted), _TAG_CHUNK):
-        chunk = set(wanted[start : start + _TAG_CHUNK])
+    for part in chunked(wanted, _TAG_CHUNK):
+        chunk = set(part)
         params = {"keys": sorted({t.key for t in chunk}), "values": sorted({t.value for t in chunk})}
         for tag_id, key, value in conn.execute(_TAGS_BY_KEYS_AND_VALUES(conn), params):
             if Tag(key, value) in chunk:
@@ -50,26 +50,12 @@ def tags_of_data(conn: Connection, knit_ids: Iterable[str]) -> dict[str, set[Tag
     """User tags of each Data (every requested id is a key, possibly with an empty set)."""
     ids = list(knit_ids)
     result: dict[str, set[Tag]] = {knit_id: set() for knit_id in ids}
-    for start in range(0, len(ids), _CHUNK):
+    for chunk in chunked(ids):
         rows = conn.execute(
             select(data_tags_t.c.knit_id, tags_t.c.key, tags_t.c.value)
             .join(tags_t, tags_t.c.tag_id == data_tags_t.c.tag_id)
-            .where(data_tags_t.c.knit_id.in_(ids[start : start + _CHUNK]))
+            .where(data_tags_t.c.knit_id.in_(chunk))
         )
         for knit_id, key, value in rows:
             result[knit_id].add(Tag(key, value))
-    return result
-
-
-def tag_ids_of_data(conn: Connection, knit_ids: Iterable[str]) -> dict[str, set[int]]:
-    ids = list(knit_ids)
-    result: dict[str, set[int]] = {knit_id: set() for knit_id in ids}
-    for start in range(0, len(ids), _CHUNK):
-        rows = conn.execute(
-            select(data_tags_t.c.knit_id, data_tags_t.c.tag_id).where(
-                data_tags_t.c.knit_id.in_(ids[start : start + _CHUNK])
-            )
-        )
-        for knit_id, tag_id in rows:
-            result[knit_id].add(tag_id)
     return result

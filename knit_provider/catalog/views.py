@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection, select
 
+from knit_provider.catalog.bulk import chunked
 from knit_provider.catalog.models import (
     UPLOAD_PLAN_ID,
     data_t,
@@ -29,14 +30,6 @@ from knit_provider.core.lifecycle import RunStatus, transient_state
 from knit_provider.core.tags import KEY_ID, KEY_TIMESTAMP, KEY_TRANSIENT, Tag, sort_tags
 from knit_provider.core.timefmt import format_ms
 
-_CHUNK = 400
-
-
-def _chunked(ids: Iterable) -> Iterable[list]:
-    items = list(dict.fromkeys(ids))
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
-
 
 def _texts(tags: Iterable[Tag]) -> list[str]:
     return [str(t) for t in sort_tags(tags)]
@@ -44,7 +37,7 @@ def _texts(tags: Iterable[Tag]) -> list[str]:
 
 def plan_summaries(conn: Connection, plan_ids: Iterable[str]) -> dict[str, dict]:
     result: dict[str, dict] = {}
-    for chunk in _chunked(plan_ids):
+    for chunk in chunked(plan_ids):
         for row in conn.execute(select(plans_t).where(plans_t.c.plan_id.in_(chunk))).mappings():
             summary: dict = {"planId": row["plan_id"]}
             if row["image"]:
@@ -62,7 +55,7 @@ def plan_summaries(conn: Connection, plan_ids: Iterable[str]) -> dict[str, dict]
 
 
 def run_summaries(conn: Connection, run_ids: Iterable[str]) -> dict[str, dict]:
-    rows = [r for chunk in _chunked(run_ids) for r in conn.execute(select(runs_t).where(runs_t.c.run_id.in_(chunk)))]
+    rows = [r for chunk in chunked(run_ids) for r in conn.execute(select(runs_t).where(runs_t.c.run_id.in_(chunk)))]
     plans = plan_summaries(conn, {r.plan_id for r in rows})
     result: dict[str, dict] = {}
     for row in rows:
@@ -74,43 +67,40 @@ def run_summaries(conn: Connection, run_ids: Iterable[str]) -> dict[str, dict]:
     return result
 
 
-def input_points(conn: Connection, input_ids: Iterable[int]) -> dict[int, dict]:
-    """``{path, tags}`` of Plan inputs; tags include the pins as Knitfab shows them."""
-    points: dict[int, dict] = {}
+def _port_tags(conn: Connection, link, key_column, ids: list[int]) -> dict[int, list[Tag]]:
+    """Tags of Plan inputs or outputs (``link`` is their tag table, ``key_column`` its port id)."""
     tags: dict[int, list[Tag]] = defaultdict(list)
-    for chunk in _chunked(input_ids):
+    for port_id, key, value in conn.execute(
+        select(key_column, tags_t.c.key, tags_t.c.value)
+        .join(tags_t, tags_t.c.tag_id == link.c.tag_id)
+        .where(key_column.in_(ids))
+    ):
+        tags[port_id].append(Tag(key, value))
+    return tags
+
+
+def input_points(conn: Connection, input_ids: Iterable[int]) -> dict[int, dict]:
+    """``{path, tags, plan_id}`` of Plan inputs; tags include the pins as Knitfab shows them."""
+    points: dict[int, dict] = {}
+    for chunk in chunked(input_ids):
+        tags = _port_tags(conn, input_tags_t, input_tags_t.c.input_id, chunk)
         for row in conn.execute(select(inputs_t).where(inputs_t.c.input_id.in_(chunk))):
-            points[row.input_id] = {"path": row.path, "plan_id": row.plan_id}
-            if row.pin_knit_id:
-                tags[row.input_id].append(Tag(KEY_ID, row.pin_knit_id))
+            pins = [Tag(KEY_ID, row.pin_knit_id)] if row.pin_knit_id else []
             if row.pin_timestamp is not None:
-                tags[row.input_id].append(Tag(KEY_TIMESTAMP, format_ms(row.pin_timestamp)))
-        for input_id, key, value in conn.execute(
-            select(input_tags_t.c.input_id, tags_t.c.key, tags_t.c.value)
-            .join(tags_t, tags_t.c.tag_id == input_tags_t.c.tag_id)
-            .where(input_tags_t.c.input_id.in_(chunk))
-        ):
-            tags[input_id].append(Tag(key, value))
-    for input_id, point in points.items():
-        point["tags"] = _texts(tags[input_id])
+                pins.append(Tag(KEY_TIMESTAMP, format_ms(row.pin_timestamp)))
+            points[row.input_id] = {"path": row.path, "plan_id": row.plan_id, "tags": _texts(tags[row.input_id] + pins)}
     return points
 
 
 def output_points(conn: Connection, output_ids: Iterable[int]) -> dict[int, dict]:
     """``{path, tags, is_log, plan_id}`` of Plan outputs and logs."""
     points: dict[int, dict] = {}
-    tags: dict[int, list[Tag]] = defaultdict(list)
-    for chunk in _chunked(output_ids):
+    for chunk in chunked(output_ids):
+        tags = _port_tags(conn, output_tags_t, output_tags_t.c.output_id, chunk)
         for row in conn.execute(select(outputs_t).where(outputs_t.c.output_id.in_(chunk))):
-            points[row.output_id] = {"path": row.path, "is_log": row.is_log, "plan_id": row.plan_id}
-        for output_id, key, value in conn.execute(
-            select(output_tags_t.c.output_id, tags_t.c.key, tags_t.c.value)
-            .join(tags_t, tags_t.c.tag_id == output_tags_t.c.tag_id)
-            .where(output_tags_t.c.output_id.in_(chunk))
-        ):
-            tags[output_id].append(Tag(key, value))
-    for output_id, point in points.items():
-        point["tags"] = _texts(tags[output_id])
+            points[row.output_id] = {
+                "path": row.path, "is_log": row.is_log, "plan_id": row.plan_id, "tags": _texts(tags[row.output_id])
+            }  # fmt: skip
     return points
 
 
@@ -122,7 +112,7 @@ def data_details(conn: Connection, knit_ids: Sequence[str]) -> list[dict]:
     """Data as ``{knitId, tags, upstream, downstreams, nomination}``, in the order asked."""
     rows = {
         r.knit_id: r
-        for chunk in _chunked(knit_ids)
+        for chunk in chunked(knit_ids)
         for r in conn.execute(
             select(data_t.c.knit_id, data_t.c.output_id, runs_t.c.run_id, runs_t.c.status, runs_t.c.finished_at)
             .join(runs_t, runs_t.c.run_id == data_t.c.run_id)
@@ -133,7 +123,7 @@ def data_details(conn: Connection, knit_ids: Sequence[str]) -> list[dict]:
     outputs = output_points(conn, {r.output_id for r in rows.values()})
     consumers: dict[str, list[tuple[int, str]]] = defaultdict(list)
     nominated: dict[str, list[int]] = defaultdict(list)
-    for chunk in _chunked(rows):
+    for chunk in chunked(rows):
         for knit_id, input_id, run_id in conn.execute(
             select(run_inputs_t.c.knit_id, run_inputs_t.c.input_id, run_inputs_t.c.run_id)
             .join(runs_t, runs_t.c.run_id == run_inputs_t.c.run_id)
@@ -185,7 +175,7 @@ def run_details(conn: Connection, run_ids: Sequence[str]) -> list[dict]:
     summaries = run_summaries(conn, run_ids)
     assigned_in: dict[str, list[tuple[int, str]]] = defaultdict(list)
     assigned_out: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for chunk in _chunked(summaries):
+    for chunk in chunked(summaries):
         for run_id, input_id, knit_id in conn.execute(
             select(run_inputs_t.c.run_id, run_inputs_t.c.input_id, run_inputs_t.c.knit_id).where(
                 run_inputs_t.c.run_id.in_(chunk)
