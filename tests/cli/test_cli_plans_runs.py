@@ -147,3 +147,44 @@ def test_lineage_and_plan_graph_dot_svg_png(cli, workdir, folder) -> None:
     assert (workdir / "p.png").read_bytes().startswith(b"\x89PNG")
     assert f'"p{plan_id}"' in cli("plan", "graph", plan_id).stdout
     assert cli("data", "lineage", "nope").code == 1
+
+
+def docker_save_tar(repo_tag: str, config: dict) -> bytes:
+    """A minimal ``docker save`` archive: manifest.json naming one image config."""
+    import io
+    import json
+    import tarfile
+
+    buffer = io.BytesIO()
+    members = {
+        "manifest.json": json.dumps([{"Config": "cfg.json", "RepoTags": [repo_tag], "Layers": []}]).encode(),
+        "cfg.json": json.dumps({"config": config}).encode(),
+    }
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, payload in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+    return buffer.getvalue()
+
+
+def test_plan_template_from_docker_save_tar_file_and_stdin(cli, workdir) -> None:
+    archive = docker_save_tar(
+        "localhost:30503/knitfab-first-train:v1.0",
+        {"Entrypoint": ["python", "-u", "train.py"], "Cmd": ["--dataset", "/in/dataset", "--save-to", "/out/model"],
+         "WorkingDir": "/work"},
+    )  # fmt: skip
+    (workdir / "image.tar").write_bytes(archive)
+    from_file = cli("plan", "template", "-i", "image.tar")
+    from_stdin = cli("plan", "template", input=archive)
+    assert from_file.code == 0 and from_stdin.code == 0, from_file.stderr + from_stdin.stderr
+    assert from_file.stdout == from_stdin.stdout
+    write(workdir, "from-tar.yaml", from_file.stdout)
+    applied = cli("plan", "apply", "from-tar.yaml").json()
+    assert applied["image"] == "localhost:30503/knitfab-first-train:v1.0"
+    assert applied["entrypoint"] == ["python", "-u", "train.py"]
+    assert [i["path"] for i in applied["inputs"]] == ["/in/dataset"]
+    assert [o["path"] for o in applied["outputs"]] == ["/out/model"]
+    assert "type:model" in applied["outputs"][0]["tags"]
+    missing_tag = cli("plan", "template", "-i", "image.tar", "other/image:v9")
+    assert missing_tag.code == 1 and "specified image tag 'other/image:v9' is not found" in missing_tag.stderr
