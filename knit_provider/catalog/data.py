@@ -19,7 +19,7 @@ from knit_provider.catalog.models import (
 from knit_provider.catalog.projection import project_upload, reproject_data
 from knit_provider.catalog.tagstore import intern_tags, lookup_tag_ids
 from knit_provider.core.errors import InvalidInput, NotFound
-from knit_provider.core.lifecycle import LIVE, RunStatus
+from knit_provider.core.lifecycle import LIVE, TERMINAL, RunStatus
 from knit_provider.core.tags import (
     KEY_ID,
     KEY_TIMESTAMP,
@@ -108,7 +108,7 @@ def find_data(
             query = query.where(data_t.c.knit_id == tag.value)
         elif tag.key == KEY_TIMESTAMP:
             stamp = parse_rfc3339(tag.value, field=str(tag))
-            query = query.where(runs_t.c.finished_at == stamp, runs_t.c.status.in_(["done", "failed", "invalidated"]))
+            query = query.where(runs_t.c.finished_at == stamp, runs_t.c.status.in_([s.value for s in TERMINAL]))
         elif tag.key == KEY_TRANSIENT and tag.value == TRANSIENT_PROCESSING:
             query = query.where(runs_t.c.status.in_([s.value for s in LIVE]))
         elif tag.key == KEY_TRANSIENT and tag.value == TRANSIENT_FAILED:

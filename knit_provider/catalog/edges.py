@@ -4,7 +4,31 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, func, select
 
-from knit_provider.catalog.models import input_tags_t, inputs_t, output_tags_t
+from knit_provider.catalog.models import input_tags_t, inputs_t, output_tags_t, outputs_t
+
+
+def inputs_carrying(conn: Connection, tag_ids: set[int]) -> list[int]:
+    """Inputs (pinned or not) whose tags include all of ``tag_ids``."""
+    if not tag_ids:
+        return []
+    return list(
+        conn.execute(
+            select(input_tags_t.c.input_id)
+            .where(input_tags_t.c.tag_id.in_(tag_ids))
+            .group_by(input_tags_t.c.input_id)
+            .having(func.count() == len(tag_ids))
+        ).scalars()
+    )
+
+
+def plans_of_ports(conn: Connection, input_ids: list[int] = (), output_ids: list[int] = ()) -> set[str]:
+    """The Plans owning these inputs and outputs."""
+    plans: set[str] = set()
+    if input_ids:
+        plans |= set(conn.execute(select(inputs_t.c.plan_id).where(inputs_t.c.input_id.in_(input_ids))).scalars())
+    if output_ids:
+        plans |= set(conn.execute(select(outputs_t.c.plan_id).where(outputs_t.c.output_id.in_(output_ids))).scalars())
+    return plans
 
 
 def outputs_feeding(conn: Connection, tag_ids: set[int]) -> list[int]:

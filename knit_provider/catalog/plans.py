@@ -8,7 +8,7 @@ from collections import deque
 
 from sqlalchemy import Connection, insert, select, update
 
-from knit_provider.catalog.edges import inputs_fed_by
+from knit_provider.catalog.edges import inputs_fed_by, plans_of_ports
 from knit_provider.catalog.models import (
     UPLOAD_PLAN_ID,
     input_tags_t,
@@ -18,7 +18,7 @@ from knit_provider.catalog.models import (
     plans_t,
     runs_t,
 )
-from knit_provider.catalog.projection import nominate_plan, project
+from knit_provider.catalog.projection import nominate_plan, plan_structures, project
 from knit_provider.catalog.tagstore import intern_tags
 from knit_provider.core.errors import Conflict, InvalidInput, NotFound
 from knit_provider.core.lifecycle import RunStatus
@@ -41,23 +41,6 @@ def require_plan(conn: Connection, plan_id: str) -> dict:
     return dict(row)
 
 
-def _plans_of_inputs(conn: Connection, input_ids: list[int]) -> set[str]:
-    if not input_ids:
-        return set()
-    return set(conn.execute(select(inputs_t.c.plan_id).where(inputs_t.c.input_id.in_(input_ids))).scalars())
-
-
-def _output_tag_sets(conn: Connection, plan_id: str) -> list[set[int]]:
-    sets: dict[int, set[int]] = {}
-    for output_id, tag_id in conn.execute(
-        select(outputs_t.c.output_id, output_tags_t.c.tag_id)
-        .join(output_tags_t, output_tags_t.c.output_id == outputs_t.c.output_id)
-        .where(outputs_t.c.plan_id == plan_id)
-    ):
-        sets.setdefault(output_id, set()).add(tag_id)
-    return list(sets.values())
-
-
 def check_no_cycle(conn: Connection, spec: PlanSpec, tag_ids: dict) -> None:
     """Refuse a Plan that could feed itself through "output tags include all input tags" edges."""
     own_inputs = [
@@ -74,9 +57,10 @@ def check_no_cycle(conn: Connection, spec: PlanSpec, tag_ids: dict) -> None:
         if any(needed <= tags for needed in own_inputs):
             chain = " -> ".join(("the new plan", *path, "the new plan"))
             raise Conflict(f"plan would make a cycle: {chain}")
-        for plan_id in _plans_of_inputs(conn, inputs_fed_by(conn, tags)) - visited:
+        for plan_id in plans_of_ports(conn, input_ids=inputs_fed_by(conn, tags)) - visited:
             visited.add(plan_id)
-            queue.extend((out, (*path, f"plan {plan_id}")) for out in _output_tag_sets(conn, plan_id))
+            _, outputs = plan_structures(conn, [plan_id])[plan_id]
+            queue.extend((set(out_tags), (*path, f"plan {plan_id}")) for _, out_tags in outputs)
 
 
 def insert_plan(conn: Connection, spec: PlanSpec) -> tuple[str, list[str]]:

@@ -44,7 +44,7 @@ from knit_provider.catalog.models import (
 )
 from knit_provider.catalog.sqlparams import PerDialect, member_of
 from knit_provider.core.lifecycle import RunStatus
-from knit_provider.core.matching import new_combinations
+from knit_provider.core.matching import new_combinations, pins_match
 from knit_provider.core.timefmt import now_ms
 
 Nominations = dict[int, set[str]]  # input_id -> knit ids
@@ -69,7 +69,7 @@ _STRUCTURE_CACHE: dict[str, tuple[tuple[int, ...], tuple[tuple[int, tuple[int, .
 _CACHE_LIMIT = 20_000
 
 
-def _plan_structures(conn: Connection, plan_ids: Sequence[str]) -> dict[str, tuple]:
+def plan_structures(conn: Connection, plan_ids: Sequence[str]) -> dict[str, tuple]:
     """Input ids and output tag ids per plan: immutable once applied, so cached by (unique) plan id."""
     missing = [p for p in plan_ids if p not in _STRUCTURE_CACHE]
     if missing:
@@ -100,7 +100,7 @@ def _plan_structures(conn: Connection, plan_ids: Sequence[str]) -> dict[str, tup
 
 def load_plan_shapes(conn: Connection, active: dict[str, bool]) -> dict[str, PlanShape]:
     """Shapes of the plans whose current ``active`` flag the caller has just read."""
-    structures = _plan_structures(conn, list(active))
+    structures = plan_structures(conn, list(active))
     return {
         plan_id: PlanShape(plan_id=plan_id, active=bool(active[plan_id]), input_ids=ins, outputs=outs)
         for plan_id, (ins, outs) in structures.items()
@@ -154,11 +154,8 @@ def _matching_inputs(
         _MATCHING_INPUTS(conn), {"knit_ids": list(knit_ids)}
     ):
         for candidate in knit_ids if knit_id is None else (knit_id,):
-            if pin_knit_id is not None and pin_knit_id != candidate:
-                continue
-            if pin_timestamp is not None and pin_timestamp != finished_at.get(candidate):
-                continue
-            matched[candidate].add(input_id)
+            if pins_match(pin_knit_id, pin_timestamp, knit_id=candidate, timestamp_ms=finished_at.get(candidate)):
+                matched[candidate].add(input_id)
     return matched
 
 

@@ -9,6 +9,15 @@ from knit_provider.core.plan_spec import InputSpec
 from knit_provider.core.tags import Tag
 
 
+def pins_match(
+    pin_knit_id: str | None, pin_timestamp_ms: int | None, *, knit_id: str, timestamp_ms: int | None
+) -> bool:
+    """An input's ``knit#id`` / ``knit#timestamp`` pins, when set, must equal the Data's."""
+    if pin_knit_id is not None and pin_knit_id != knit_id:
+        return False
+    return pin_timestamp_ms is None or pin_timestamp_ms == timestamp_ms
+
+
 def is_nominated(
     spec_input: InputSpec, *, knit_id: str, user_tags: Set[Tag], done: bool, timestamp_ms: int | None
 ) -> bool:
@@ -17,9 +26,7 @@ def is_nominated(
         return False
     if not set(spec_input.tags) <= user_tags:
         return False
-    if spec_input.pin_knit_id is not None and spec_input.pin_knit_id != knit_id:
-        return False
-    return spec_input.pin_timestamp_ms is None or spec_input.pin_timestamp_ms == timestamp_ms
+    return pins_match(spec_input.pin_knit_id, spec_input.pin_timestamp_ms, knit_id=knit_id, timestamp_ms=timestamp_ms)
 
 
 def new_combinations(

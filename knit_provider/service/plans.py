@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from knit_provider.catalog import plans as catalog_plans
+from knit_provider.catalog.edges import inputs_carrying, outputs_feeding, plans_of_ports
 from knit_provider.catalog.engine import read_tx, write_tx
 from knit_provider.catalog.models import (
     UPLOAD_PLAN_ID,
-    input_tags_t,
-    inputs_t,
-    output_tags_t,
-    outputs_t,
     plans_t,
 )
 from knit_provider.catalog.plan_views import plan_details
@@ -57,19 +54,9 @@ def _plans_with_port(conn, tags: Sequence[str], *, inputs: bool) -> set[str] | N
     ids = lookup_tag_ids(conn, parsed)
     if len(ids) < len(set(parsed)):
         return set()
-    port_tags, port_key, owner = (
-        (input_tags_t, input_tags_t.c.input_id, inputs_t)
-        if inputs
-        else (output_tags_t, output_tags_t.c.output_id, outputs_t)
-    )
-    ports = (
-        select(port_key)
-        .where(port_tags.c.tag_id.in_(list(ids.values())))
-        .group_by(port_key)
-        .having(func.count() == len(ids))
-    )
-    owner_key = owner.c.input_id if inputs else owner.c.output_id
-    return set(conn.execute(select(owner.c.plan_id).where(owner_key.in_(ports))).scalars())
+    if inputs:
+        return plans_of_ports(conn, input_ids=inputs_carrying(conn, set(ids.values())))
+    return plans_of_ports(conn, output_ids=outputs_feeding(conn, set(ids.values())))
 
 
 def find(

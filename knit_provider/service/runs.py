@@ -71,8 +71,9 @@ def transition(
 def finish(knit: Knit, run_id: str, *, exit_code: int, message: str = "") -> dict:
     """A program ended: exit 0 -> completing -> done (outputs nominated), else aborting -> failed."""
     target = RunStatus.COMPLETING if exit_code == 0 else RunStatus.ABORTING
-    run = show(knit, run_id)
-    produced = [o["knitId"] for o in run["outputs"]] + ([run["log"]["knitId"]] if run["log"] else [])
+    with read_tx(knit.engine) as conn:
+        catalog_runs.require_run(conn, run_id)
+        produced = catalog_runs.outputs_of(conn, run_id)  # outputs and log
     contents = {}
     for knit_id in produced:
         knit.store.create_empty(knit_id)  # an output the program left untouched is empty Data
