@@ -3,6 +3,23 @@
 from __future__ import annotations
 
 from knit_provider import __version__
+from knit_provider.core.options import OPTIONS
+
+
+def _config_section() -> dict:
+    return {
+        "description": "Knit: where the catalog and Data live, how Runs execute, how often the generator looks.",
+        "options": {
+            name: {
+                "description": description,
+                "version_added": "0.1.0",
+                "type": "float" if name.endswith(("_interval", "_after")) else "string",
+                "example": None,
+                "default": default,
+            }
+            for name, (default, description) in OPTIONS.items()
+        },
+    }
 
 
 def get_provider_info() -> dict:
@@ -11,4 +28,19 @@ def get_provider_info() -> dict:
         "name": "Knit",
         "description": "Knitfab's tag-driven workflows and lineage on Apache Airflow 3.",
         "versions": [__version__],
+        "connection-types": [
+            {"hook-class-name": "knit_provider.hooks.knit.KnitHook", "connection-type": "knit"},
+        ],
+        "hooks": [{"integration-name": "Knit", "python-modules": ["knit_provider.hooks.knit"]}],
+        "operators": [
+            {
+                "integration-name": "Knit",
+                "python-modules": ["knit_provider.operators.run", "knit_provider.operators.generator"],
+            }
+        ],
+        "sensors": [{"integration-name": "Knit", "python-modules": ["knit_provider.sensors.catalog"]}],
+        "triggers": [{"integration-name": "Knit", "python-modules": ["knit_provider.triggers.catalog"]}],
+        "extra-links": ["knit_provider.operators.links.KnitRunLink"],
+        "plugins": [{"name": "knit", "plugin-class": "knit_provider.api.plugin.KnitPlugin"}],
+        "config": {"knit": _config_section()},
     }

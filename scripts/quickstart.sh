@@ -1,11 +1,8 @@
 #!/usr/bin/env bash
-# The main job: sets everything up, then runs the catalog tour on the embedded default (a SQLite
-# catalog under $KNIT_HOME, default ./.knit-quickstart). Pass --keep to keep the knit home afterwards.
+# The main job: sets everything up, starts `airflow standalone` under ./.knit-quickstart (SQLite, LocalExecutor,
+# process runner) and runs examples 1 and 2 through it. Airflow keeps running for exploration unless --no-keep;
+# `bash scripts/quickstart.sh --stop` stops it. Exit status 1 if an expected Run did not end done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-export KNIT_HOME="${KNIT_HOME:-$PWD/.knit-quickstart}"
-keep=0; [ "${1:-}" = "--keep" ] && keep=1
-rm -rf "$KNIT_HOME"
-.venv/bin/python examples/catalog_tour.py
-[ "$keep" = 1 ] || rm -rf "$KNIT_HOME"
+[ "${1:-}" = "--stop" ] || bash scripts/setup.sh
+exec .venv/bin/python examples/quickstart.py "$@"

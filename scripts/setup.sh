@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian machine: system packages, then a virtualenv (.venv)
-# with the project and its test extra. Idempotent; sourced by scripts/test.sh and scripts/quickstart.sh.
+# with the project and its test and examples extras. Idempotent; sourced by scripts/test.sh and scripts/quickstart.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 missing=()
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
 command -v dot >/dev/null 2>&1 || missing+=(graphviz)
+command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+if [ "${1:-}" = "--with-docker" ]; then  # the test suite's docker runner tests: a real daemon, a Debian rootfs
+  [ -x /usr/bin/dockerd ] || missing+=(docker.io)
+  command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
   echo "installing Debian packages: ${missing[*]}" >&2
@@ -15,5 +20,5 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/pip install -q --disable-pip-version-check -e ".[test]" 2>&1 | grep -v -i "^warning: location" >&2 || true
+.venv/bin/pip install -q --disable-pip-version-check -e ".[test,examples]" 2>&1 | grep -v -i "^warning: location" >&2 || true
 .venv/bin/python -c "import knit_provider, airflow" >/dev/null

@@ -115,6 +115,9 @@ class RunRow(Base):
     finished_at: Mapped[int | None] = mapped_column(BigInteger)
     exit_code: Mapped[int | None] = mapped_column(Integer)
     exit_message: Mapped[str | None] = mapped_column(Text)
+    #: When an executor last tried to start this waiting Run (ms); NULL = never. Lets a dispatch that failed
+    #: (e.g. the Plan's DAG not parsed yet) be retried later without a hot loop.
+    dispatched_at: Mapped[int | None] = mapped_column(BigInteger)
     __table_args__ = (
         UniqueConstraint("plan_id", "combo_key", name="uq_knit_runs_plan_combo"),
         Index("ix_knit_runs_plan_status", "plan_id", "status"),

@@ -150,7 +150,14 @@ def retry(conn: Connection, run_id: str) -> Outcome:
     conn.execute(
         update(runs_t)
         .where(runs_t.c.run_id == run_id)
-        .values(status=S.WAITING.value, updated_at=now, finished_at=None, exit_code=None, exit_message=None)
+        .values(
+            status=S.WAITING.value,
+            updated_at=now,
+            finished_at=None,
+            exit_code=None,
+            exit_message=None,
+            dispatched_at=None,
+        )
     )
     return Outcome(discarded_data=discarded)
 

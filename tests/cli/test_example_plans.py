@@ -41,7 +41,7 @@ PLANS: dict[str, tuple[str, str, list[str], list[str], list[str]]] = {
         "first-knitfab/plans/validation.yaml",
         "localhost:30503/knitfab-first-validation:v1.0",
         ["/in/dataset", "/in/model"],
-        [],
+        ["/out/metrics"],
         ["project:first-knitfab", "type:log", "type:validation"],
     ),
     "video_converter": (
@@ -163,9 +163,10 @@ def test_examples_apply_unchanged_and_chain(cli, workdir: Path) -> None:
     assert train["entrypoint"] == ["python", "-u", "train.py"]
     assert train["args"] == ["--dataset", "/in/dataset", "--save-to", "/out/model"]
     assert train["inputs"][0]["tags"] == ["mode:training", "project:first-knitfab", "type:dataset"]
-    assert "description:2 layer CNN + 2 layer Affine" in train["outputs"][0]["tags"], "value trimmed as Knitfab"
+    assert "description:1 hidden layer perceptron (numpy)" in train["outputs"][0]["tags"], "value trimmed as Knitfab"
     assert validation["entrypoint"][:3] == ["python", "-u", "validation.py"] and "args" not in validation
-    assert validation["inputs"][0]["tags"] == ["mode:test", "project:first-knitfab", "type:dataset"]
+    assert validation["inputs"][0]["tags"] == ["mode:validation", "project:first-knitfab", "type:dataset"]
+    assert validation["outputs"][0]["tags"] == ["project:first-knitfab", "type:metrics"]
     assert shown["preprocess-v1"]["inputs"][0]["tags"] == [
         "format:imagecsv", "project:first-knitfab", "type:data", "version:v1.0",
     ]  # fmt: skip

@@ -1,0 +1,1 @@
+"""Local deployments of Knit (airflow standalone)."""

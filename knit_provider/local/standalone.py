@@ -1,0 +1,243 @@
+"""Knit on ``airflow standalone``: configure, start, wait until healthy, talk to the API, stop.
+
+Used by the quickstart, the end-to-end tests and the latency bench, so all three run the same deployment:
+SQLite metadata, LocalExecutor, parallelism 4, no example DAGs, this project's dags and plugins, short
+parse intervals, the ``[knit]`` section pointing at the knit home. Subprocesses only; no Airflow import.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+HEALTHY_COMPONENTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Standalone:
+    """One ``airflow standalone`` whose AIRFLOW_HOME is ``<knit_home>/airflow``."""
+
+    knit_home: Path
+    port: int = 8080
+    runner: str = "process"
+    image_maps: list[Path] = field(default_factory=list)
+    dags_folder: Path = REPO / "dags"
+    plugins_folder: Path = REPO / "plugins"
+    parallelism: int = 4
+    knit_options: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen | None = None
+    _token: str | None = None
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.knit_home / "airflow"
+
+    @property
+    def url(self) -> str:
+        return f"http://localhost:{self.port}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.airflow_home / "standalone.log"
+
+    def env(self) -> dict[str, str]:
+        """The environment for Airflow and for ``knit`` commands that must see the same catalog."""
+        env = dict(os.environ)
+        bin_dir = str(Path(sys.executable).parent)
+        env.update(
+            AIRFLOW_HOME=str(self.airflow_home),
+            KNIT_HOME=str(self.knit_home),
+            KNIT_IMAGE_MAP=os.pathsep.join(str(p) for p in self.image_maps),
+            PATH=bin_dir + os.pathsep + env.get("PATH", ""),
+        )
+        env.pop("KNIT_CATALOG_URL", None)
+        env.pop("KNIT_PROFILE", None)
+        return env
+
+    def configure(self) -> None:
+        """Write ``airflow.cfg`` (Airflow fills in every option not given)."""
+        self.airflow_home.mkdir(parents=True, exist_ok=True)
+        knit = {
+            "catalog_url": f"sqlite:///{self.knit_home / 'catalog.db'}",
+            "knit_home": str(self.knit_home),
+            "runner": self.runner,
+            "image_map": os.pathsep.join(str(p) for p in self.image_maps),
+            "poll_interval": "0.5",
+            "reconcile_interval": "5",
+            "redispatch_after": "5",
+            **self.knit_options,
+        }
+        sections = {
+            "core": {
+                "dags_folder": str(self.dags_folder),
+                "plugins_folder": str(self.plugins_folder),
+                "load_examples": "False",
+                "parallelism": str(self.parallelism),
+                "executor": "LocalExecutor",
+                "execution_api_server_url": f"{self.url}/execution/",
+                "dagbag_import_timeout": "60",
+            },
+            "api_auth": {"jwt_secret": self._secret("jwt_secret")},
+            "database": {"sql_alchemy_conn": f"sqlite:///{self.airflow_home / 'airflow.db'}"},
+            "api": {
+                "port": str(self.port),
+                "base_url": self.url,
+                "host": "127.0.0.1",
+                "secret_key": self._secret("api_secret_key"),
+            },
+            "dag_processor": {"refresh_interval": "5", "min_file_process_interval": "3"},
+            "scheduler": {"scheduler_heartbeat_sec": "1"},
+            "triggerer": {"job_heartbeat_sec": "1"},
+            "logging": {"base_log_folder": str(self.airflow_home / "logs")},
+            "knit": knit,
+        }
+        lines = []
+        for section, options in sections.items():
+            lines.append(f"[{section}]")
+            lines += [f"{key} = {value}" for key, value in options.items()]
+            lines.append("")
+        (self.airflow_home / "airflow.cfg").write_text("\n".join(lines))
+
+    def _secret(self, name: str) -> str:
+        """A random secret kept under the Airflow home: every component (and a restart) must share it."""
+        path = self.airflow_home / f".{name}"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def start(self, *, timeout: float = 180.0) -> None:
+        """Start in its own process group with SIGINT restored (so it can be stopped cleanly), wait for health."""
+        self.configure()
+        log = self.log_file.open("ab")
+        launcher = (
+            "import os, signal; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+            "os.execvp('airflow', ['airflow', 'standalone'])"
+        )
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", launcher],
+            env=self.env(),
+            cwd=self.airflow_home,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        (self.airflow_home / "standalone.pid").write_text(str(self.process.pid))
+        self.wait_healthy(timeout)
+
+    def wait_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"airflow standalone exited ({self.process.returncode}); see {self.log_file}")
+            try:
+                last = self._request("GET", "/api/v2/monitor/health", auth=False)
+                if all(last.get(c, {}).get("status") == "healthy" for c in HEALTHY_COMPONENTS):
+                    return
+            except (OSError, urllib.error.URLError, ValueError) as exc:
+                last = exc
+            time.sleep(1)
+        raise TimeoutError(f"airflow standalone not healthy after {timeout:.0f}s (last: {last}); see {self.log_file}")
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGINT to the whole group (a clean shutdown), then SIGTERM, then SIGKILL whatever is left."""
+        pid_file = self.airflow_home / "standalone.pid"
+        pid = self.process.pid if self.process is not None else None
+        if pid is None and pid_file.exists():
+            pid = int(pid_file.read_text())
+        if pid is None:
+            return
+        for sig, wait in ((signal.SIGINT, timeout), (signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(pid, sig)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline and _group_alive(pid):
+                if self.process is not None:
+                    self.process.poll()
+                time.sleep(0.2)
+            if not _group_alive(pid):
+                break
+        pid_file.unlink(missing_ok=True)
+        self.process = None
+
+    # ---- the REST API ------------------------------------------------------------------------------------
+
+    def password(self) -> str:
+        generated = self.airflow_home / "simple_auth_manager_passwords.json.generated"
+        return json.loads(generated.read_text())["admin"]
+
+    def token(self) -> str:
+        if self._token is None:
+            reply = self._request("POST", "/auth/token", {"username": "admin", "password": self.password()}, auth=False)
+            self._token = reply["access_token"]
+        return self._token
+
+    def api(self, method: str, path: str, body: Any = None) -> Any:
+        return self._request(method, path, body, auth=True)
+
+    def _request(self, method: str, path: str, body: Any = None, *, auth: bool) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        if auth:
+            request.add_header("Authorization", f"Bearer {self.token()}")
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            text = reply.read()
+        return json.loads(text) if text else None
+
+    def dag_ids(self) -> list[str]:
+        return [d["dag_id"] for d in self.api("GET", "/api/v2/dags?limit=1000")["dags"]]
+
+    def wait_for_dags(self, dag_ids: list[str], timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            missing = set(dag_ids) - set(self.dag_ids())
+            if not missing:
+                return
+            time.sleep(1)
+        raise TimeoutError(f"DAGs not parsed after {timeout:.0f}s: {sorted(missing)}")
+
+    def dag_runs(self, dag_id: str) -> list[dict]:
+        return self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=1000")["dag_runs"]
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # zombies count as gone: look for a live member of the group
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False

@@ -1,0 +1,166 @@
+"""Carrying Runs through an executor, on a real catalog: pending work, dispatch claims, attempts, the end,
+reconciliation, and the Plans' DAG specs. No Airflow here: these are the rules the operators only wrap."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from knit_provider.core.errors import Conflict
+from knit_provider.service import data, execution, plans, runs
+
+CHAIN_A = (
+    "image: r/a:v1\ninputs: [{path: /in, tags: ['t:raw']}]\noutputs: [{path: /out, tags: ['t:mid']}]\n"
+    "log: {tags: ['t:log']}\n"
+)
+CHAIN_B = "image: r/b:v1\ninputs: [{path: /in, tags: ['t:mid']}]\noutputs: [{path: /out, tags: ['t:end']}]\n"
+
+
+@pytest.fixture
+def chain(knit, make_dir):
+    a = plans.apply(knit, CHAIN_A)["planId"]
+    b = plans.apply(knit, CHAIN_B)["planId"]
+    raw = data.push_dir(knit, make_dir(files={"x.txt": "raw"}), ["t:raw"])
+    (run,) = runs.find(knit, plan_ids=[a])
+    return {"a": a, "b": b, "raw": raw["knitId"], "run": run["runId"]}
+
+
+def pending(knit, after: float = 60.0) -> execution.PendingWork:
+    return execution.pending_work(knit.engine, redispatch_after_s=after)
+
+
+def run_through(knit, run_id: str, exit_code: int, message: str = "") -> execution.Ending:
+    assignment = execution.start_attempt(knit, run_id)
+    assert isinstance(assignment, execution.Assignment)
+    assert execution.started(knit, run_id)
+    for port in assignment.outputs:
+        (port.host_dir / "result.txt").write_text("made")
+    return execution.conclude(knit, run_id, exit_code=exit_code, message=message)
+
+
+def test_pending_counts_waiting_runs_until_claimed_then_after_the_redispatch_delay(knit, chain) -> None:
+    assert pending(knit) == execution.PendingWork(dispatchable=1, held=0)
+    (claimed,) = execution.claim_dispatchable(knit, redispatch_after_s=60)
+    assert claimed.run_id == chain["run"] and claimed.plan_id == chain["a"]
+    assert claimed.dag_id == execution.plan_dag_id("r/a:v1", chain["a"]) == f"knit_plan__a-v1-{chain['a'][:8]}"
+    assert claimed.dagrun_id == f"knit__{chain['run']}"
+    assert claimed.conf == {"knit_run_id": chain["run"], "knit_plan_id": chain["a"]}
+    assert pending(knit) == execution.PendingWork(dispatchable=0, held=0), "a fresh claim is not due again"
+    assert execution.claim_dispatchable(knit, redispatch_after_s=60) == []
+    time.sleep(0.02)
+    assert pending(knit, after=0.01).dispatchable == 1, "a failed dispatch is retried later"
+    assert [d.run_id for d in execution.claim_dispatchable(knit, redispatch_after_s=0.01)] == [chain["run"]]
+    assert execution.mark_dispatched(knit, chain["run"])
+    assert pending(knit) == execution.PendingWork(dispatchable=0, held=1)
+    assert not execution.mark_dispatched(knit, chain["run"]), "only a waiting Run becomes ready"
+
+
+def test_claims_can_be_limited_to_given_runs_and_never_include_uploads(knit, chain, make_dir) -> None:
+    data.push_dir(knit, make_dir(files={"y.txt": "second"}), ["t:raw"])
+    assert execution.claim_dispatchable(knit, redispatch_after_s=60, run_ids=[]) == []
+    (only,) = execution.claim_dispatchable(knit, redispatch_after_s=60, run_ids=[chain["run"]])
+    assert only.run_id == chain["run"]
+    rest = execution.claim_dispatchable(knit, redispatch_after_s=60)
+    assert len(rest) == 1 and rest[0].run_id != chain["run"] and rest[0].plan_id == chain["a"]
+
+
+def test_an_attempt_mounts_inputs_and_fresh_outputs_then_done_starts_downstream(knit, chain) -> None:
+    assignment = execution.start_attempt(knit, chain["run"])
+    assert isinstance(assignment, execution.Assignment)
+    assert runs.show(knit, chain["run"])["status"] == "starting"
+    assert assignment.image == "r/a:v1" and assignment.entrypoint is None
+    (inp,) = assignment.inputs
+    assert inp.path == "/in" and inp.knit_id == chain["raw"] and (inp.host_dir / "x.txt").read_text() == "raw"
+    (out,) = assignment.outputs
+    assert out.path == "/out" and out.host_dir.is_dir() and not any(out.host_dir.iterdir())
+    assert assignment.log_path is not None and assignment.log_path.name == "log"
+    assert assignment.env["KNIT_RUN_ID"] == chain["run"]
+    assert execution.started(knit, chain["run"])
+    (out.host_dir / "result.txt").write_text("made")
+    ending = execution.conclude(knit, chain["run"], exit_code=0, message="")
+    assert ending.status.value == "done" and ending.exit_code == 0
+    (downstream,) = runs.find(knit, plan_ids=[chain["b"]])
+    assert ending.created_runs == [downstream["runId"]] and downstream["status"] == "waiting"
+    assert any(t.startswith("knit#timestamp:") for t in data.show(knit, out.knit_id)["tags"])
+
+
+def test_a_failed_program_fails_the_run_marks_outputs_and_causes_nothing(knit, chain) -> None:
+    ending = run_through(knit, chain["run"], 3, "exit code 3")
+    assert (ending.status.value, ending.exit_code, ending.message) == ("failed", 3, "exit code 3")
+    assert ending.created_runs == [] and runs.find(knit, plan_ids=[chain["b"]]) == []
+    output = runs.show(knit, chain["run"])["outputs"][0]["knitId"]
+    assert "knit#transient:failed" in data.show(knit, output)["tags"]
+
+
+def test_attempts_on_finished_or_deactivated_runs_do_nothing(knit, chain) -> None:
+    run_through(knit, chain["run"], 0)
+    assert execution.start_attempt(knit, chain["run"]) is None
+    plans.set_active(knit, chain["b"], False)
+    (downstream,) = runs.find(knit, plan_ids=[chain["b"]])
+    assert downstream["status"] == "deactivated"
+    assert execution.start_attempt(knit, downstream["runId"]) is None
+
+
+def test_a_new_attempt_retries_a_failed_run_and_fails_a_dead_attempt_first(knit, chain) -> None:
+    run_through(knit, chain["run"], 1, "boom")
+    old_output = runs.show(knit, chain["run"])["outputs"][0]["knitId"]
+    again = execution.start_attempt(knit, chain["run"])  # clearing the task in Airflow's UI
+    assert isinstance(again, execution.Assignment) and again.outputs[0].knit_id != old_output
+    assert not knit.store.exists(old_output), "a retry discards the failed outputs"
+    execution.started(knit, chain["run"])
+    third = execution.start_attempt(knit, chain["run"])  # the previous attempt died while running
+    assert isinstance(third, execution.Assignment)
+    assert runs.show(knit, chain["run"])["status"] == "starting"
+
+
+def test_a_run_stopped_before_its_program_ends_keeps_the_stop(knit, chain) -> None:
+    assignment = execution.start_attempt(knit, chain["run"])
+    assert isinstance(assignment, execution.Assignment)
+    execution.started(knit, chain["run"])
+    runs.stop(knit, chain["run"], fail=True)
+    ending = execution.conclude(knit, chain["run"], exit_code=137, message="killed by signal SIGKILL")
+    assert (ending.status.value, ending.exit_code) == ("failed", 253), "the stop's verdict, not the kill's"
+
+
+def test_a_run_removed_meanwhile_is_a_conflict(knit, chain) -> None:
+    run_through(knit, chain["run"], 1)
+    runs.remove(knit, chain["run"])
+    with pytest.raises(Conflict, match="invalidated"):
+        execution.start_attempt(knit, chain["run"])
+
+
+def test_reconcile_fails_held_runs_whose_dagrun_ended_or_vanished(knit, chain, make_dir) -> None:
+    data.push_dir(knit, make_dir(files={"y.txt": "2"}), ["t:raw"])
+    data.push_dir(knit, make_dir(files={"z.txt": "3"}), ["t:raw"])
+    ids = [r["runId"] for r in runs.find(knit, plan_ids=[chain["a"]])]
+    for run_id in ids:
+        execution.start_attempt(knit, run_id)
+        execution.started(knit, run_id)
+    airflow_says = {ids[0]: "running", ids[1]: "failed", ids[2]: None}
+    asked = []
+
+    def dagrun_state(held: execution.Dispatch) -> str | None:
+        asked.append(held.dagrun_id)
+        return airflow_says[held.run_id]
+
+    ended = dict(execution.reconcile(knit, dagrun_state))
+    assert sorted(asked) == sorted(f"knit__{i}" for i in ids)
+    assert set(ended) == {ids[1], ids[2]}
+    assert runs.show(knit, ids[0])["status"] == "running"
+    failed = runs.show(knit, ids[1])
+    assert failed["status"] == "failed" and failed["exit"]["code"] == execution.EXIT_LOST
+    assert "ended failed" in failed["exit"]["message"] and "reconciliation" in failed["exit"]["message"]
+    assert "does not exist" in runs.show(knit, ids[2])["exit"]["message"]
+    assert "knit#transient:failed" in data.show(knit, failed["outputs"][0]["knitId"])["tags"]
+    assert runs.find(knit, plan_ids=[chain["b"]]) == [], "nothing downstream fires"
+    assert execution.reconcile(knit, dagrun_state) == [], "idempotent"
+
+
+def test_plan_dags_describe_every_plan_but_uploads(knit, chain) -> None:
+    plans.set_active(knit, chain["b"], False)
+    specs = {p.plan_id: p for p in execution.plan_dags(knit.engine)}
+    assert set(specs) == {chain["a"], chain["b"]}
+    a, b = specs[chain["a"]], specs[chain["b"]]
+    assert a.dag_id.startswith("knit_plan__a-v1-") and a.active and not b.active
+    assert (a.inputs, a.outputs, a.image) == (["/in"], ["/out"], "r/a:v1")
