@@ -235,22 +235,24 @@ class DockerRunner:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         )
-        proc = subprocess.Popen(
+        proc = subprocess.Popen(  # stdout and stderr apart: docker re-merges them write by write, not by line
             self._command(request, image, attempt),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+            stderr=subprocess.PIPE,
         )
         pump = Pump()
-        assert proc.stdout is not None and events.stdout is not None
+        assert proc.stdout is not None and proc.stderr is not None and events.stdout is not None
         pump.add("out", proc.stdout)
+        pump.add("err", proc.stderr)
         pump.add("events", events.stdout)
+        output = {"out", "err"}
         started = ended = False
         docker_error = ""
         deadline: float | None = None
         try:
-            while "out" in pump.open or (not started and not ended and "events" in pump.open):
-                if deadline is None and "out" not in pump.open:
+            while output & pump.open or (not started and not ended and "events" in pump.open):
+                if deadline is None and not output & pump.open:
                     deadline = time.monotonic() + _START_GRACE
                 if deadline is not None and time.monotonic() > deadline:
                     break
@@ -259,9 +261,9 @@ class DockerRunner:
                     continue
                 stream, raw = item
                 text = raw.decode("utf-8", "replace").strip()
-                if stream == "out":
+                if stream in output:
                     sink.line(raw)
-                    if text.startswith("docker: ") or "Error response from daemon" in text:
+                    if stream == "err" and (text.startswith("docker: ") or "Error response from daemon" in text):
                         docker_error = text
                 elif text == "start" and not started:
                     started = True

@@ -124,8 +124,8 @@ class Workspace:
                 on_line(text)
 
         result = (runner or self.runner()).run(request, on_start=lambda: events.append("start"), on_line=line)
-        log = request.log_path.read_text() if request.log_path.exists() else ""
-        log = "".join(line for line in log.splitlines(keepends=True) if not line.startswith("[knit build] "))
+        log = request.log_path.read_bytes().decode() if request.log_path.exists() else ""
+        log = "\n".join(line for line in log.split("\n") if not line.startswith("[knit build] "))
         return Outcome(result, lines, events, log)
 
 

@@ -103,12 +103,12 @@ def test_dockerfile_settings_and_plan_overrides(ws: Workspace) -> None:
 def test_copied_files_are_at_their_destinations(ws: Workspace) -> None:
     image = ws.image(
         "copies",
-        """\
-        FROM {base} AS builder
+        f"""\
+        FROM {DEBIAN_PYTHON_IMAGE} AS builder
         RUN mkdir -p /built && echo from-builder > /built/file
         COPY stage-only.txt /stage-only.txt
 
-        FROM {base}
+        FROM {DEBIAN_PYTHON_IMAGE}
         ARG DEST=/etc/myapp
         COPY . /app
         COPY conf/settings.json ${{DEST}}/
@@ -121,7 +121,7 @@ def test_copied_files_are_at_their_destinations(ws: Workspace) -> None:
         COPY tool.sh /usr/local/bin/
         COPY lib/ /opt/lib/
         CMD ["python3", "/app/check.py"]
-        """.format(base=DEBIAN_PYTHON_IMAGE),
+        """,
         {
             "check.py": """\
             import os
@@ -226,7 +226,7 @@ def test_kill_stops_a_long_run(ws: Workspace) -> None:
     request = ws.request(image, args=["import time; print('sleeping'); time.sleep(300)"])
     background = Background(ws, runner, request)
     background.wait_for_line("sleeping")
-    assert background.started.is_set()
+    assert background.started.wait(10)
     began = time.monotonic()
     runner.kill(request.run_id)
     result = background.join()
