@@ -276,23 +276,27 @@ class Bench:
         }
 
     def generator_timeline(self, t0: float, t_end: float) -> dict | None:
-        """The generator DagRun whose sensor fired during the round (None: the finishing tasks did it all)."""
+        """The generator pass that took this round's upload: the earliest sensor to end after the push
+        (None: no pass did, e.g. the Run was started by something else)."""
         try:
             recent = self.airflow.api("GET", f"/api/v2/dags/{GENERATOR}/dagRuns?order_by=-id&limit=6")["dag_runs"]
+            passes = []
             for run in recent:
                 tis = self.task_instances(GENERATOR, run["dag_run_id"])
-                sensor, dispatch = tis.get("wait_for_work", {}), tis.get("dispatch", {})
-                fired = epoch(sensor.get("end_date"))
-                if fired is not None and t0 - 0.5 <= fired <= t_end + 5:
-                    return {
-                        "sensor_fired": rel(fired, t0),
-                        "dispatch_queued": rel(epoch(dispatch.get("queued_when")), t0),
-                        "dispatch_start": rel(epoch(dispatch.get("start_date")), t0),
-                        "dispatch_end": rel(epoch(dispatch.get("end_date")), t0),
-                    }
+                fired = epoch(tis.get("wait_for_work", {}).get("end_date"))
+                if fired is not None and t0 - 0.5 <= fired <= t_end:
+                    passes.append((fired, tis.get("dispatch", {})))
         except Exception as exc:
             return {"error": str(exc)}
-        return None
+        if not passes:
+            return None
+        fired, dispatch = min(passes, key=lambda p: p[0])
+        return {
+            "sensor_fired": rel(fired, t0),
+            "dispatch_queued": rel(epoch(dispatch.get("queued_when")), t0),
+            "dispatch_start": rel(epoch(dispatch.get("start_date")), t0),
+            "dispatch_end": rel(epoch(dispatch.get("end_date")), t0),
+        }
 
     # ---- asset rounds -------------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from knit_provider.service import Knit
+from knit_provider.testing.docker import DEBIAN_PYTHON_IMAGE, TemporaryDockerd, build_debian_python_image
 from knit_provider.testing.postgres import TemporaryPostgres
 
 _databases = itertools.count()
@@ -20,6 +21,14 @@ def postgres_server() -> Iterator[TemporaryPostgres]:
     """One real server per test session (initdb into a temporary directory); never skipped."""
     with TemporaryPostgres() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def dockerd() -> Iterator[TemporaryDockerd]:
+    """One real Docker daemon per session, with a Debian python base image imported (rootfs cached); never skipped."""
+    with TemporaryDockerd() as daemon:
+        build_debian_python_image(daemon, DEBIAN_PYTHON_IMAGE)
+        yield daemon
 
 
 def new_catalog_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> str:

@@ -43,6 +43,7 @@ class Standalone:
     plugins_folder: Path = REPO / "plugins"
     parallelism: int = 4
     knit_options: dict[str, str] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. DOCKER_HOST for the docker runner
     process: subprocess.Popen | None = None
     _token: str | None = None
 
@@ -68,6 +69,7 @@ class Standalone:
             KNIT_IMAGE_MAP=os.pathsep.join(str(p) for p in self.image_maps),
             PATH=bin_dir + os.pathsep + env.get("PATH", ""),
         )
+        env.update(self.extra_env)
         env.pop("KNIT_CATALOG_URL", None)
         env.pop("KNIT_PROFILE", None)
         return env

@@ -128,6 +128,8 @@ def _copy(
     items = _json_array(body)
     if items is None:
         items = _words(body, stage.scope, escape)
+    else:
+        items = [" ".join(_words(item, stage.scope, escape, split=False)) for item in items]
     if len(items) < 2:
         raise InvalidInput(f"{where}: {keyword} needs a source and a destination")
     *sources, raw_dest = items
