@@ -52,7 +52,15 @@ class Workspace:
     def map_file(self) -> Path:
         return self.root / "images.yaml"
 
-    def image(self, name: str, dockerfile: str, files: dict[str, str] | None = None, *, mapped: bool = True) -> str:
+    def image(
+        self,
+        name: str,
+        dockerfile: str,
+        files: dict[str, str] | None = None,
+        *,
+        mapped: bool = True,
+        executable: tuple[str, ...] = (),
+    ) -> str:
         """A build context whose Dockerfile is ``FROM`` the python base image; returns a ref unique to the test
         (with a registry port, as Knitfab's), mapped in ``images.yaml`` unless ``mapped`` is false."""
         ref = f"localhost:30503/{name}-{uuid.uuid4().hex[:8]}:v1.0"
@@ -62,6 +70,8 @@ class Workspace:
         for relative, content in (files or {}).items():
             (context / relative).parent.mkdir(parents=True, exist_ok=True)
             (context / relative).write_text(textwrap.dedent(content))
+            if relative in executable:
+                (context / relative).chmod(0o755)
         if mapped:
             with self.map_file.open("a") as out:
                 out.write(f"{ref}: {context.relative_to(self.root)}\n")

@@ -107,7 +107,7 @@ def test_only_the_last_stage_and_its_bases_count(tmp_path: Path) -> None:
 
 
 def test_copy_without_base_stage_copies(tmp_path: Path) -> None:
-    ctx = make(tmp_path, "FROM base AS a\nCOPY x /x\nFROM other\nCMD [\"true\"]\n", ("x",))
+    ctx = make(tmp_path, 'FROM base AS a\nCOPY x /x\nFROM other\nCMD ["true"]\n', ("x",))
     assert copies(ctx) == []
 
 

@@ -162,6 +162,22 @@ def test_copied_files_are_at_their_destinations(ws: Workspace) -> None:
     ]
 
 
+def test_shell_form_cmd_and_the_images_path(ws: Workspace) -> None:
+    image = ws.image(
+        "shell",
+        """\
+        ENV PATH=/app/bin:$PATH
+        COPY bin/ /app/bin/
+        CMD hello "big world" | tr a-z A-Z
+        """,
+        {"bin/hello": '#!/bin/sh\necho "hello, $1 from $(dirname "$0")"\n'},
+        executable=("bin/hello",),
+    )
+    outcome = ws.run(ws.request(image))
+    assert outcome.result.exit_code == 0, outcome.result.message + outcome.log
+    assert outcome.lines == ["HELLO, BIG WORLD FROM /APP/BIN"]
+
+
 def test_image_not_in_the_map_is_exit_125_naming_image_and_map(ws: Workspace) -> None:
     image = ws.image("unmapped", 'CMD ["true"]\n', mapped=False)
     outcome = ws.run(ws.request(image))

@@ -1,0 +1,91 @@
+"""Airflow sees the provider, its ``[knit]`` config, its connection type and its plugin (real ``airflow`` CLI)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from knit_provider.core.options import OPTIONS
+from knit_provider.get_provider_info import get_provider_info
+from knit_provider.service.settings import KnitSettings
+
+AIRFLOW = str(Path(sys.executable).parent / "airflow")
+
+
+@pytest.fixture(scope="module")
+def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    home = tmp_path_factory.mktemp("airflow-home")
+    (home / "airflow.cfg").write_text("[core]\nload_examples = False\n")
+    return {"AIRFLOW_HOME": str(home), "PATH": str(Path(sys.executable).parent), "HOME": str(home)}
+
+
+def airflow(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run([AIRFLOW, *args], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_provider_info_follows_airflows_schema() -> None:
+    import airflow
+
+    schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
+    info = get_provider_info()
+    jsonschema.validate(info, schema)
+    assert info["connection-types"] == [
+        {"hook-class-name": "knit_provider.hooks.knit.KnitHook", "connection-type": "knit"}
+    ]
+    assert set(info["config"]["knit"]["options"]) == set(OPTIONS) >= {"catalog_url", "knit_home", "runner"}
+
+
+def test_airflow_lists_the_provider_and_its_default_config(airflow_env) -> None:
+    providers = json.loads(airflow(airflow_env, "providers", "list", "-o", "json"))
+    assert [p["version"] for p in providers if p["package_name"] == "airflow-provider-knit"] == ["0.1.0"]
+    assert airflow(airflow_env, "config", "get-value", "knit", "runner").strip() == "process"
+    assert airflow(airflow_env, "config", "get-value", "knit", "poll_interval").strip() == OPTIONS["poll_interval"][0]
+
+
+def test_airflow_loads_the_plugin_from_its_entry_point(airflow_env) -> None:
+    plugins = {p["name"]: p for p in json.loads(airflow(airflow_env, "plugins", "-o", "json"))}
+    knit = plugins["knit"]
+    assert knit["fastapi_apps"][0]["url_prefix"] == "/knit"
+    assert knit["external_views"][0]["destination"] == "dag_run"
+
+
+def test_the_hook_prefers_connection_extras_then_config_then_env(monkeypatch, tmp_path) -> None:
+    from knit_provider.hooks.knit import KnitHook
+
+    monkeypatch.setenv("KNIT_HOME", str(tmp_path / "env-home"))
+    monkeypatch.setenv("AIRFLOW__KNIT__RUNNER", "docker")
+    monkeypatch.setenv("AIRFLOW__KNIT__RECONCILE_INTERVAL", "7")
+    settings = KnitHook(knit_conn_id=None).settings
+    assert (settings.runner, settings.reconcile_interval_s, settings.knit_home) == (
+        "docker",
+        7.0,
+        tmp_path / "env-home",
+    )
+    conn = {"conn_type": "knit", "host": f"sqlite:///{tmp_path / 'c.db'}", "extra": {"runner": "process"}}
+    monkeypatch.setenv("AIRFLOW_CONN_KNIT_TEST", json.dumps(conn))
+    settings = KnitHook(knit_conn_id="knit_test").settings
+    assert settings.runner == "process" and settings.effective_catalog_url == conn["host"]
+    assert settings.reconcile_interval_s == 7.0, "options the connection leaves unset come from [knit]"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("runner", "podman", "unknown runner 'podman'"),
+        ("poll_interval", "soon", "not a number"),
+        ("redispatch_after", "-1", "positive"),
+    ],
+)
+def test_bad_settings_name_the_option(key: str, value: str, message: str) -> None:
+    from knit_provider.core.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match=message) as caught:
+        KnitSettings.resolve({key: value}.get)
+    assert f"[knit] {key}" in str(caught.value)
