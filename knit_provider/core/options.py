@@ -21,7 +21,7 @@ OPTIONS: dict[str, tuple[str, str]] = {
         "Image map files (YAML 'image: build-context-dir'), separated by the OS path separator; "
         "empty: KNIT_IMAGE_MAP. The process runner needs every image mapped; docker builds mapped images.",
     ),
-    "poll_interval": ("0.5", "Seconds between the catalog trigger's polls (one indexed query each)."),
+    "poll_interval": ("0.2", "Seconds between the catalog trigger's polls (one indexed query each)."),
     "reconcile_interval": (
         "10",
         "Seconds between reconciliation passes while Runs are held: a Run whose task died is failed then.",

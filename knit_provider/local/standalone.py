@@ -82,7 +82,6 @@ class Standalone:
             "knit_home": str(self.knit_home),
             "runner": self.runner,
             "image_map": os.pathsep.join(str(p) for p in self.image_maps),
-            "poll_interval": "0.5",
             "reconcile_interval": "5",
             "redispatch_after": "5",
             **self.knit_options,
@@ -108,7 +107,11 @@ class Standalone:
             "dag_processor": {"refresh_interval": "5", "min_file_process_interval": "3"},
             "scheduler": {"scheduler_heartbeat_sec": "1"},
             "triggerer": {"job_heartbeat_sec": "1"},
-            "logging": {"base_log_folder": str(self.airflow_home / "logs")},
+            "logging": {
+                "base_log_folder": str(self.airflow_home / "logs"),
+                "worker_log_server_port": str(free_port()),  # two standalones on one machine must not collide
+                "trigger_log_server_port": str(free_port()),
+            },
             "knit": knit,
         }
         lines = []

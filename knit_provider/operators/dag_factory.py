@@ -11,9 +11,8 @@ from datetime import UTC, datetime
 from airflow.sdk import DAG
 
 from knit_provider.hooks.knit import KnitHook
-from knit_provider.operators.generator import KnitGeneratorOperator
 from knit_provider.operators.run import KnitRunOperator
-from knit_provider.sensors.catalog import KnitWorkSensor
+from knit_provider.sensors.catalog import KnitGeneratorSensor
 from knit_provider.service.execution import PlanDag, plan_dags
 
 GENERATOR_DAG_ID = "knit_generator"
@@ -21,7 +20,8 @@ START = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def generator_dag(knit_conn_id: str = KnitHook.default_conn_name) -> DAG:
-    """Sensor-driven and always on: wait (deferred) for catalog work, then one pass; ``@continuous`` repeats."""
+    """Sensor-driven and always on: one task waits (deferred) for catalog work, then does a pass; ``@continuous``
+    starts the next wait as soon as a DagRun ends."""
     with DAG(
         GENERATOR_DAG_ID,
         schedule="@continuous",
@@ -36,8 +36,7 @@ def generator_dag(knit_conn_id: str = KnitHook.default_conn_name) -> DAG:
             "Run and reconciles the held ones. `airflow dags trigger knit_generator` forces a pass."
         ),
     ) as dag:
-        wait = KnitWorkSensor(task_id="wait_for_work", knit_conn_id=knit_conn_id, forced_dag_id=GENERATOR_DAG_ID)
-        wait >> KnitGeneratorOperator(task_id="dispatch", knit_conn_id=knit_conn_id)
+        KnitGeneratorSensor(task_id="generate", knit_conn_id=knit_conn_id, forced_dag_id=GENERATOR_DAG_ID)
     return dag
 
 

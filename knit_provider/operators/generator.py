@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from airflow.sdk import BaseOperator, Context
@@ -30,11 +31,15 @@ class KnitGeneratorOperator(BaseOperator):
         self.knit_conn_id = knit_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        hook = KnitHook(self.knit_conn_id)
-        with hook.get_conn() as knit:
-            claimed = claim_dispatchable(knit, redispatch_after_s=hook.settings.redispatch_after_s)
-            report = start_dagruns(knit, claimed)
-            ended = reconcile(knit, _dagrun_state)
-        for run_id, ending in ended:
-            self.log.warning("Run %s failed by reconciliation: %s", run_id, ending.message)
-        return {**report.as_dict(), "reconciled": [run_id for run_id, _ in ended]}
+        return generator_pass(KnitHook(self.knit_conn_id), self.log)
+
+
+def generator_pass(hook: KnitHook, log: logging.Logger) -> dict[str, Any]:
+    """Start a DagRun for every Run due for dispatch, then fail the held Runs whose task died."""
+    with hook.get_conn() as knit:
+        claimed = claim_dispatchable(knit, redispatch_after_s=hook.settings.redispatch_after_s)
+        report = start_dagruns(knit, claimed)
+        ended = reconcile(knit, _dagrun_state)
+    for run_id, ending in ended:
+        log.warning("Run %s failed by reconciliation: %s", run_id, ending.message)
+    return {**report.as_dict(), "reconciled": [run_id for run_id, _ in ended]}

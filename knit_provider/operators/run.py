@@ -126,7 +126,7 @@ class KnitRunOperator(BaseOperator):
 
         with tempfile.TemporaryDirectory(prefix="knit-log-") as scratch:
             log_path = assignment.log_path or Path(scratch) / "log"
-            self.log.info("Knit Run %s: image %s via the %s runner", assignment.run_id, assignment.image, runner)
+            self.log.info("Knit Run %s: image %s, %s", assignment.run_id, assignment.image, type(runner).__name__)
             watcher = threading.Thread(target=watch_for_stop, name="knit-stop-watch", daemon=True)
             watcher.start()
             try:

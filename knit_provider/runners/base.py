@@ -8,6 +8,7 @@ Run's failure; ``InvalidInput`` is raised only for misconfiguration (a malformed
 from __future__ import annotations
 
 import contextlib
+import posixpath
 import queue
 import re
 import signal
@@ -92,6 +93,15 @@ def make_runner(kind: str, *, image_map: ImageMap, **options: Any) -> Runner:
         return factory(image_map=image_map, **options)
     except TypeError as exc:  # an unknown option: say which ones exist instead of a Python signature error
         raise InvalidInput(f"runner {name!r}: {exc}") from None
+
+
+def check_mounts(request: RunRequest) -> None:
+    """Mounts are the caller's to prepare: a bad one is a bug there, not the Run's failure."""
+    for mount in request.mounts:
+        if not posixpath.isabs(mount.target):
+            raise InvalidInput(f"run {request.run_id}: mount target {mount.target!r} must be an absolute path")
+        if not Path(mount.source).is_dir():
+            raise InvalidInput(f"run {request.run_id}: mount source {mount.source} is not a directory")
 
 
 def override_command(

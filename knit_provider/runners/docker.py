@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import posixpath
 import subprocess
 import threading
 import time
@@ -24,6 +23,7 @@ from knit_provider.runners.base import (
     Pump,
     RunRequest,
     RunResult,
+    check_mounts,
     exit_message,
     override_command,
     safe_name,
@@ -84,11 +84,7 @@ class DockerRunner:
         on_start: Callable[[], None] | None = None,
         on_line: Callable[[str], None] | None = None,
     ) -> RunResult:
-        for mount in request.mounts:
-            if not posixpath.isabs(mount.target):
-                raise InvalidInput(f"run {request.run_id}: mount target {mount.target!r} must be an absolute path")
-            if not Path(mount.source).is_dir():
-                raise InvalidInput(f"run {request.run_id}: mount source {mount.source} is not a directory")
+        check_mounts(request)
         sink = OutputSink(request.log_path, on_line)
         with self._lock:
             active = self._active[request.run_id] = _Active()
@@ -97,7 +93,7 @@ class DockerRunner:
             config = self._inspect(image)
             if config is None:
                 failed = self._build(image, sink, active)
-                if failed is not None:
+                if failed is not None and not active.killed:
                     sink.note(failed.message)
                     return failed
                 config = self._inspect(image) or {}
@@ -251,8 +247,8 @@ class DockerRunner:
         docker_error = ""
         deadline: float | None = None
         try:
-            while output & pump.open or (not started and not ended and "events" in pump.open):
-                if deadline is None and not output & pump.open:
+            while output & pump.open or (not started and not ended and not docker_error and "events" in pump.open):
+                if deadline is None and not output & pump.open:  # docker run is done; its "start" may lag
                     deadline = time.monotonic() + _START_GRACE
                 if deadline is not None and time.monotonic() > deadline:
                     break
@@ -282,6 +278,8 @@ class DockerRunner:
         finally:
             events.kill()
             events.wait()
+        if not started and not docker_error and not active.killed and on_start is not None:
+            on_start()  # the program ran, but its "start" event never came (events unavailable): still say so
         if active.killed and code != 0:
             return RunResult(code, f"program {program} was stopped: container removed (runner kill)")
         if code == 0:

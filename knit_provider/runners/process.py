@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import posixpath
 import shutil
 import signal
 import subprocess
@@ -28,6 +27,7 @@ from knit_provider.runners.base import (
     Pump,
     RunRequest,
     RunResult,
+    check_mounts,
     exit_message,
     override_command,
     safe_name,
@@ -82,11 +82,7 @@ class ProcessRunner:
         on_line: Callable[[str], None] | None = None,
     ) -> RunResult:
         bwrap = self._bwrap()
-        for mount in request.mounts:
-            if not posixpath.isabs(mount.target):
-                raise InvalidInput(f"run {request.run_id}: mount target {mount.target!r} must be an absolute path")
-            if not Path(mount.source).is_dir():
-                raise InvalidInput(f"run {request.run_id}: mount source {mount.source} is not a directory")
+        check_mounts(request)
         sink = OutputSink(request.log_path, on_line)
         try:
             prepared = self._prepare(request)

@@ -9,7 +9,7 @@ from sqlalchemy import inspect, select
 from knit_provider.catalog.engine import make_engine
 from knit_provider.catalog.migrations.env_config import VERSION_TABLE
 from knit_provider.catalog.models import UPLOAD_PLAN_ID, Base, plans_t
-from knit_provider.catalog.schema import current_revision, head_revision, upgrade
+from knit_provider.catalog.schema import HEAD, current_revision, head_revision, upgrade
 
 
 def test_upgrade_from_empty_matches_models(catalog_url: str) -> None:
@@ -17,7 +17,7 @@ def test_upgrade_from_empty_matches_models(catalog_url: str) -> None:
     try:
         assert current_revision(engine) is None
         upgrade(engine)
-        assert current_revision(engine) == head_revision()
+        assert current_revision(engine) == head_revision() == HEAD, "schema.HEAD names the newest migration"
         with engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
             diff = compare_metadata(context, Base.metadata)

@@ -1,4 +1,4 @@
-"""Runner tests run real programs: bubblewrap on the host, and a dockerd this session starts (never skipped).
+"""Runner tests run real programs: bubblewrap on the host, and the session's dockerd (``tests/conftest.py``).
 
 A ``Workspace`` makes build contexts (Dockerfile ``FROM`` the locally imported Debian python image), the image map
 that points at them, input/output directories and requests; ``ws`` is parametrized over both runners.
@@ -17,20 +17,7 @@ from pathlib import Path
 import pytest
 
 from knit_provider.runners import ImageMap, Mount, Runner, RunRequest, RunResult, make_runner
-from knit_provider.testing.docker import DEBIAN_PYTHON_IMAGE, TemporaryDockerd, build_debian_python_image
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    # Until pyproject.toml lists it (--strict-markers).
-    config.addinivalue_line("markers", "docker: runs containers on a dockerd started by the test session")
-
-
-@pytest.fixture(scope="session")
-def dockerd() -> Iterator[TemporaryDockerd]:
-    """One daemon per session, with the python base image imported (the rootfs is cached across sessions)."""
-    with TemporaryDockerd() as daemon:
-        build_debian_python_image(daemon, DEBIAN_PYTHON_IMAGE)
-        yield daemon
+from knit_provider.testing.docker import DEBIAN_PYTHON_IMAGE, TemporaryDockerd
 
 
 @dataclass
