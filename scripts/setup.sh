@@ -9,7 +9,7 @@ ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
 command -v dot >/dev/null 2>&1 || missing+=(graphviz)
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 if [ "${1:-}" = "--with-docker" ]; then  # the test suite's docker runner tests: a real daemon, a Debian rootfs
-  [ -x /usr/bin/dockerd ] || missing+=(docker.io)
+  [ -x /usr/sbin/dockerd ] || [ -x /usr/bin/dockerd ] || missing+=(docker.io)
   command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
