@@ -87,8 +87,9 @@ class Quickstart:
                 last = line
             in_flight = any(s not in ("done", "failed", "invalidated") for c in counts.values() for s in c)
             finished = all(counts[name]["done"] + counts[name]["failed"] >= n for name, n in expected.items())
-            if finished and not in_flight:
-                return all(counts[name]["failed"] == 0 for name in expected)
+            failed = any(counts[name]["failed"] for name in expected)
+            if not in_flight and (finished or failed):  # a failure stops the chain: nothing more will come
+                return not failed
             time.sleep(1)
         console.print(f"[red]timed out after {self.timeout:.0f}s waiting for {expected}[/]")
         return False

@@ -133,8 +133,10 @@ def build_sandbox(
 ) -> Sandbox:
     """The sandbox for one Run: root, interpreter, COPY'd files, the Run's mounts, in that order (later on top)."""
     b = _Builder()
-    b.system(system_dirs, python_dirs() if extra_dirs is None else extra_dirs)
+    # the private /tmp first: an interpreter that lives under the host's /tmp (a venv in a fresh clone) is bound
+    # on top of it below, instead of being hidden by it
     b.add("--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp")
+    b.system(system_dirs, python_dirs() if extra_dirs is None else extra_dirs)
 
     binds: list[tuple[str, str, bool, bool]] = []  # (host source, sandbox dest, read only, keep a symlink)
     for copy in files.copies:

@@ -229,3 +229,14 @@ def test_request_mount_errors_are_invalid_input(process_ws: Workspace, tmp_path:
         request = RunRequest(**{**good.__dict__, "mounts": (mount,)})
         with pytest.raises(InvalidInput, match=pattern):
             runner.run(request)
+
+
+def test_an_interpreter_under_the_hosts_tmp_stays_visible(tmp_path: Path) -> None:
+    """A venv in a fresh clone under /tmp: the sandbox's private /tmp must not hide it (CI clones into /tmp)."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    sandbox = build_sandbox(files=ContextFiles((), (), ""), mounts=[], workdir="/", extra_dirs=[str(venv)])
+    args = sandbox.args
+    private_tmp = next(i for i, a in enumerate(args) if a == "--tmpfs" and args[i + 1] == "/tmp")
+    venv_bind = next(i for i, a in enumerate(args) if a.startswith("--ro-bind") and args[i + 2] == str(venv))
+    assert private_tmp < venv_bind, "bound after the tmpfs, so on top of it"
