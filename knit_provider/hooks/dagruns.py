@@ -12,6 +12,8 @@ from enum import StrEnum
 
 from airflow.sdk.exceptions import AirflowRuntimeError, ErrorType
 
+from knit_provider.service.execution import Dispatch
+
 
 class Outcome(StrEnum):
     CREATED = "created"
@@ -55,3 +57,8 @@ def state(dag_id: str, run_id: str) -> str | None:
         if _status_code(err) == 404:
             return None
         raise
+
+
+def dispatch_state(dispatch: Dispatch) -> str | None:
+    """Airflow's state of the DagRun carrying a Run (what reconciliation compares the catalog against)."""
+    return state(dispatch.dag_id, dispatch.dagrun_id)

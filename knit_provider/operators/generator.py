@@ -10,11 +10,7 @@ from airflow.sdk import BaseOperator, Context
 from knit_provider.hooks import dagruns
 from knit_provider.hooks.knit import KnitHook
 from knit_provider.operators.dispatch import start_dagruns
-from knit_provider.service.execution import Dispatch, claim_dispatchable, reconcile
-
-
-def _dagrun_state(dispatch: Dispatch) -> str | None:
-    return dagruns.state(dispatch.dag_id, dispatch.dagrun_id)
+from knit_provider.service.execution import claim_dispatchable, reconcile
 
 
 class KnitGeneratorOperator(BaseOperator):
@@ -39,7 +35,7 @@ def generator_pass(hook: KnitHook, log: logging.Logger) -> dict[str, Any]:
     with hook.get_conn() as knit:
         claimed = claim_dispatchable(knit, redispatch_after_s=hook.settings.redispatch_after_s)
         report = start_dagruns(knit, claimed)
-        ended = reconcile(knit, _dagrun_state)
+        ended = reconcile(knit, dagruns.dispatch_state)
     for run_id, ending in ended:
         log.warning("Run %s failed by reconciliation: %s", run_id, ending.message)
     return {**report.as_dict(), "reconciled": [run_id for run_id, _ in ended]}

@@ -103,11 +103,15 @@ class PendingWork:
         return {"dispatchable": self.dispatchable, "held": self.held}
 
 
+def _due_for_dispatch(now: int, redispatch_after_s: float):
+    """Never dispatched, or last tried long enough ago to try again (a waiting Run's dispatch stamp)."""
+    cutoff = now - int(redispatch_after_s * 1000)
+    return or_(runs_t.c.dispatched_at.is_(None), runs_t.c.dispatched_at <= cutoff)
+
+
 def pending_work(engine: Engine, *, redispatch_after_s: float) -> PendingWork:
     """One query over the status index: live Runs grouped by status, with their oldest dispatch stamp."""
-    cutoff = now_ms() - int(redispatch_after_s * 1000)
-    never_or_long_ago = or_(runs_t.c.dispatched_at.is_(None), runs_t.c.dispatched_at <= cutoff)
-    due = func.sum(case((never_or_long_ago, 1), else_=0))
+    due = func.sum(case((_due_for_dispatch(now_ms(), redispatch_after_s), 1), else_=0))
     query = (
         select(runs_t.c.status, func.count(), due)
         .where(runs_t.c.status.in_([s.value for s in HELD | {S.WAITING}]))
@@ -143,6 +147,16 @@ class Dispatch:
         return {"knit_run_id": self.run_id, "knit_plan_id": self.plan_id}
 
 
+#: Runs with what a Dispatch needs: the Plan's image names its DAG.
+_DISPATCH_ROWS = select(runs_t.c.run_id, runs_t.c.plan_id, plans_t.c.image).join(
+    plans_t, plans_t.c.plan_id == runs_t.c.plan_id
+)
+
+
+def _dispatch_of(row) -> Dispatch:
+    return Dispatch(run_id=row.run_id, plan_id=row.plan_id, dag_id=plan_dag_id(row.image, row.plan_id))
+
+
 def claim_dispatchable(
     knit: Knit, *, redispatch_after_s: float, run_ids: list[str] | None = None, limit: int = 500
 ) -> list[Dispatch]:
@@ -152,12 +166,9 @@ def claim_dispatchable(
     becomes due again ``redispatch_after_s`` later. Starting twice is harmless anyway (DagRun ids are unique).
     """
     now = now_ms()
-    cutoff = now - int(redispatch_after_s * 1000)
     query = (
-        select(runs_t.c.run_id, runs_t.c.plan_id, plans_t.c.image)
-        .join(plans_t, plans_t.c.plan_id == runs_t.c.plan_id)
-        .where(runs_t.c.status == S.WAITING.value, runs_t.c.plan_id != UPLOAD_PLAN_ID)
-        .where(or_(runs_t.c.dispatched_at.is_(None), runs_t.c.dispatched_at <= cutoff))
+        _DISPATCH_ROWS.where(runs_t.c.status == S.WAITING.value, runs_t.c.plan_id != UPLOAD_PLAN_ID)
+        .where(_due_for_dispatch(now, redispatch_after_s))
         .order_by(runs_t.c.created_at, runs_t.c.run_id)
         .limit(limit)
     )
@@ -169,7 +180,7 @@ def claim_dispatchable(
         rows = conn.execute(query).all()
         if rows:
             conn.execute(update(runs_t).where(runs_t.c.run_id.in_([r.run_id for r in rows])).values(dispatched_at=now))
-    return [Dispatch(run_id=r.run_id, plan_id=r.plan_id, dag_id=plan_dag_id(r.image, r.plan_id)) for r in rows]
+    return [_dispatch_of(r) for r in rows]
 
 
 def mark_dispatched(knit: Knit, run_id: str) -> bool:
@@ -263,13 +274,7 @@ class Ending:
 
 def conclude(knit: Knit, run_id: str, *, exit_code: int, message: str) -> Ending:
     """Record a program's end: outputs measured, then done or failed; a stopped Run keeps the stop's verdict."""
-    contents = {}
-    with read_tx(knit.engine) as conn:
-        produced = catalog_runs.outputs_of(conn, run_id)
-    for knit_id in produced:
-        knit.store.create_empty(knit_id)  # an output the program left untouched is empty Data
-        info = knit.store.measure(knit_id)
-        contents[knit_id] = (info.checksum, info.size)
+    contents = service_runs.measure_outputs(knit, run_id)
     with write_tx(knit.engine) as conn:
         status = RunStatus(catalog_runs.require_run(conn, run_id)["status"])
         catalog_runs.record_content(conn, contents)
@@ -302,15 +307,10 @@ def abandon(knit: Knit, run_id: str, message: str, *, exit_code: int = EXIT_LOST
 
 def held_runs(knit: Knit) -> list[Dispatch]:
     """Runs an executor holds, with their DAG: what reconciliation compares against the executor's state."""
-    query = (
-        select(runs_t.c.run_id, runs_t.c.plan_id, plans_t.c.image)
-        .join(plans_t, plans_t.c.plan_id == runs_t.c.plan_id)
-        .where(runs_t.c.status.in_([s.value for s in HELD]))
-        .order_by(runs_t.c.updated_at)
-    )
+    query = _DISPATCH_ROWS.where(runs_t.c.status.in_([s.value for s in HELD])).order_by(runs_t.c.updated_at)
     with read_tx(knit.engine) as conn:
         rows = conn.execute(query).all()
-    return [Dispatch(run_id=r.run_id, plan_id=r.plan_id, dag_id=plan_dag_id(r.image, r.plan_id)) for r in rows]
+    return [_dispatch_of(r) for r in rows]
 
 
 def find_lost(knit: Knit, dagrun_state: Callable[[Dispatch], str | None]) -> list[tuple[Dispatch, str | None]]:

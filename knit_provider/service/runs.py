@@ -68,9 +68,8 @@ def transition(
     return show(knit, run_id)
 
 
-def finish(knit: Knit, run_id: str, *, exit_code: int, message: str = "") -> dict:
-    """A program ended: exit 0 -> completing -> done (outputs nominated), else aborting -> failed."""
-    target = RunStatus.COMPLETING if exit_code == 0 else RunStatus.ABORTING
+def measure_outputs(knit: Knit, run_id: str) -> dict[str, tuple[str, int]]:
+    """Checksum and size of each output (and log) Data a Run's program wrote, for ``record_content``."""
     with read_tx(knit.engine) as conn:
         catalog_runs.require_run(conn, run_id)
         produced = catalog_runs.outputs_of(conn, run_id)  # outputs and log
@@ -79,6 +78,13 @@ def finish(knit: Knit, run_id: str, *, exit_code: int, message: str = "") -> dic
         knit.store.create_empty(knit_id)  # an output the program left untouched is empty Data
         info = knit.store.measure(knit_id)
         contents[knit_id] = (info.checksum, info.size)
+    return contents
+
+
+def finish(knit: Knit, run_id: str, *, exit_code: int, message: str = "") -> dict:
+    """A program ended: exit 0 -> completing -> done (outputs nominated), else aborting -> failed."""
+    target = RunStatus.COMPLETING if exit_code == 0 else RunStatus.ABORTING
+    contents = measure_outputs(knit, run_id)
     with write_tx(knit.engine) as conn:
         catalog_runs.record_content(conn, contents)
         catalog_runs.transition(conn, run_id, target, exit_code=exit_code, exit_message=message)

@@ -21,16 +21,11 @@ from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 from asgiref.sync import sync_to_async
 
 from knit_provider.catalog.engine import make_engine
-from knit_provider.service.execution import Dispatch, PendingWork, find_lost, pending_work
+from knit_provider.hooks import dagruns
+from knit_provider.service.execution import PendingWork, find_lost, pending_work
 from knit_provider.service.settings import KnitSettings
 
 FORCE_CHECK_S = 2.0
-
-
-def _dagrun_state(dispatch: Dispatch) -> str | None:
-    from knit_provider.hooks import dagruns
-
-    return dagruns.state(dispatch.dag_id, dispatch.dagrun_id)
 
 
 def _queued_runs(dag_id: str) -> int:
@@ -115,7 +110,7 @@ class KnitCatalogTrigger(BaseEventTrigger):
                 reason = "dispatch"
             elif work.held and now - last_reconcile >= self.reconcile_interval:
                 last_reconcile = now
-                lost = await sync_to_async(find_lost)(knit, _dagrun_state)
+                lost = await sync_to_async(find_lost)(knit, dagruns.dispatch_state)
                 if lost:
                     reason = "reconcile"
             if reason is None and self.forced_dag_id and now - last_force >= FORCE_CHECK_S:
