@@ -9,6 +9,7 @@ import json
 import posixpath
 import re
 import tarfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -316,6 +317,23 @@ def _json_array(text: str) -> list[str] | None:
     return value if isinstance(value, list) and all(isinstance(v, str) for v in value) else None
 
 
+def dockerfile_instructions(path: Path) -> Iterator[tuple[str, str, str, str]]:
+    """``(where, KEYWORD, rest, escape)`` for each instruction of a Dockerfile; ``where`` is ``file:line``.
+
+    The one lexer for every reader of Dockerfiles (image settings here, COPY'd files in the process runner).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"cannot read {path}: {exc}") from None
+    for number, line, escape in _logical_lines(text):
+        where = f"{path}:{number}"
+        m = _INSTRUCTION_RE.fullmatch(line)
+        if m is None:
+            raise InvalidInput(f"{where}: not a Dockerfile instruction: {line.strip()!r}")
+        yield where, m.group(1).upper(), (m.group(2) or "").strip(), escape
+
+
 def read_dockerfile(context_dir: Path, image: str | None) -> ImageConfig:
     """ENTRYPOINT, CMD, VOLUME, WORKDIR and ENV of the last stage of ``context_dir/Dockerfile``.
 
@@ -324,18 +342,9 @@ def read_dockerfile(context_dir: Path, image: str | None) -> ImageConfig:
     image starts empty; one built from an earlier stage inherits it.
     """
     path = Path(context_dir) / "Dockerfile"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read {path}: {exc}") from None
     global_args: dict[str, str] = {}
     stages: list[_Stage] = []
-    for number, line, escape in _logical_lines(text):
-        where = f"{path}:{number}"
-        m = _INSTRUCTION_RE.fullmatch(line)
-        if m is None:
-            raise InvalidInput(f"{where}: not a Dockerfile instruction: {line.strip()!r}")
-        keyword, rest = m.group(1).upper(), (m.group(2) or "").strip()
+    for where, keyword, rest, escape in dockerfile_instructions(path):
         stage = stages[-1] if stages else None
         scope = stage.scope() if stage else global_args
         if keyword == "FROM":

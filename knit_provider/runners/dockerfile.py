@@ -20,11 +20,10 @@ from pathlib import Path
 from knit_provider.core.errors import InvalidInput
 from knit_provider.core.image_config import (  # private on purpose: one Dockerfile lexer for the package
     _FROM_RE,
-    _INSTRUCTION_RE,
     _json_array,
-    _logical_lines,
     _words,
     clean_path,
+    dockerfile_instructions,
 )
 
 __all__ = ["Copy", "ContextFiles", "read_context_files"]
@@ -66,18 +65,9 @@ def read_context_files(context_dir: Path, is_dir: Callable[[str], bool] = lambda
     """
     context = Path(context_dir).absolute()
     path = context / "Dockerfile"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read {path}: {exc}") from None
     global_args: dict[str, str] = {}
     stages: list[_Stage] = []
-    for number, line, escape in _logical_lines(text):
-        where = f"{path}:{number}"
-        m = _INSTRUCTION_RE.fullmatch(line)
-        if m is None:
-            raise InvalidInput(f"{where}: not a Dockerfile instruction: {line.strip()!r}")
-        keyword, rest = m.group(1).upper(), (m.group(2) or "").strip()
+    for where, keyword, rest, escape in dockerfile_instructions(path):
         stage = stages[-1] if stages else None
         if keyword == "FROM":
             fm = _FROM_RE.fullmatch(" ".join(_words(rest, global_args, escape)))
