@@ -6,7 +6,7 @@ import json
 import time
 
 import pytest
-from conftest import Background, Workspace
+from runner_workspace import Background, Workspace
 
 from knit_provider.core.errors import InvalidInput
 from knit_provider.runners import ImageMap, make_runner

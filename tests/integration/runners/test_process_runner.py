@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import Background, Workspace
+from runner_workspace import Background, Workspace
 
 from knit_provider.core.errors import InvalidInput
 from knit_provider.runners import ImageMap, Mount, RunRequest, make_runner

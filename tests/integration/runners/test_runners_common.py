@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from conftest import Background, Workspace
+from runner_workspace import Background, Workspace
 
 from knit_provider.testing.docker import DEBIAN_PYTHON_IMAGE
 
