@@ -8,9 +8,12 @@ missing=()
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
 command -v dot >/dev/null 2>&1 || missing+=(graphviz)
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
-if [ "${1:-}" = "--with-docker" ]; then  # the test suite's docker runner tests: a real daemon, a Debian rootfs
+if [ "${1:-}" = "--for-tests" ]; then
+  # the test suite: a real Docker daemon and a Debian rootfs (docker runner), headless Chromium (browser tests)
   [ -x /usr/sbin/dockerd ] || [ -x /usr/bin/dockerd ] || missing+=(docker.io)
   command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo

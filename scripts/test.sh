@@ -4,7 +4,7 @@
 # end-to-end tests against a real airflow standalone).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh --with-docker
+bash scripts/setup.sh --for-tests
 .venv/bin/ruff check .
 .venv/bin/ruff format --check . >/dev/null
 .venv/bin/pytest "$@"
