@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from knit_provider.cli.app import emit, knit, open_knit
+from knit_provider.cli.app import emit, knit, new_runs_starter, open_knit
 from knit_provider.cli.progress import byte_progress, tree_size
 from knit_provider.core.errors import InvalidInput
 from knit_provider.core.knitenv import find_knitenv, load_knitenv
@@ -31,11 +31,12 @@ def push(tags: tuple[str, ...], name: bool, sources: tuple[Path, ...]) -> None:
     for source in sources:
         if not source.is_dir():
             raise InvalidInput(f"not a directory: {source}", field="SOURCE")
-    with open_knit() as knit_:
+    with open_knit() as knit_, new_runs_starter(knit_) as start_new_runs:
         for index, source in enumerate(sources, start=1):
             click.echo(f"[{index}/{len(sources)}] sending... {source}", err=True)
             with byte_progress(str(source), tree_size(source)) as progress:
                 pushed = data_service.push_dir(knit_, source, all_tags, name=name, progress=progress)
+            start_new_runs()
             click.echo(f"[{index}/{len(sources)}] [OK] done: {source} -> knit#id:{pushed['knitId']}", err=True)
             emit(pushed)
 
@@ -92,5 +93,7 @@ def pull(extract: bool, knit_id: str, dest: str) -> None:
 @click.argument("knit_id")
 def tag(add: tuple[str, ...], remove: tuple[str, ...], remove_key: tuple[str, ...], knit_id: str) -> None:
     """Edit a Data's tags: removals first, then additions, all at once."""
-    with open_knit() as knit_:
-        emit(data_service.tag(knit_, knit_id, add=add, remove=remove, remove_keys=remove_key))
+    with open_knit() as knit_, new_runs_starter(knit_) as start_new_runs:
+        tagged = data_service.tag(knit_, knit_id, add=add, remove=remove, remove_keys=remove_key)
+        start_new_runs()
+    emit(tagged)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from knit_provider.cli.app import emit, knit, open_knit
+from knit_provider.cli.app import emit, knit, new_runs_starter, open_knit
 from knit_provider.core.errors import InvalidInput
 from knit_provider.service import plans as plan_service
 
@@ -52,8 +52,10 @@ def find(active: str, image: str | None, in_tags: tuple[str, ...], out_tags: tup
 @click.argument("plan_id")
 def active(mode: str, plan_id: str) -> None:
     """Activate (yes) or deactivate (no) a Plan: its waiting Runs wait for activation."""
-    with open_knit() as knit_:
-        emit(plan_service.set_active(knit_, plan_id, mode in ("yes", "true")))
+    with open_knit() as knit_, new_runs_starter(knit_) as start_new_runs:
+        changed = plan_service.set_active(knit_, plan_id, mode in ("yes", "true"))
+        start_new_runs()
+    emit(changed)
 
 
 def _pairs(values: tuple[str, ...], option: str) -> list[tuple[str, str]]:

@@ -3,7 +3,7 @@
 As in Knitfab, ``knit init NAME`` saves the profile in a store (``~/.knit/profile``, or
 ``$KNIT_PROFILE_STORE``) and writes the profile's name into ``.knitprofile`` in the current directory;
 every command then looks for ``.knitprofile`` upward from where it runs. Without one, the environment
-(``KNIT_HOME``, ``KNIT_CATALOG_URL``) decides.
+(``KNIT_HOME``, ``KNIT_CATALOG_URL``, ``KNIT_AIRFLOW_URL``...) decides.
 """
 
 from __future__ import annotations
@@ -23,6 +23,11 @@ PROFILE_FILE = ".knitprofile"
 class Profile:
     home: str | None = None
     catalog_url: str | None = None
+    #: Airflow's API, so writes start their Runs' DagRuns at once (the generator does it otherwise)
+    airflow_url: str | None = None
+    airflow_username: str | None = None
+    airflow_password: str | None = None
+    airflow_token: str | None = None
 
 
 def store_path() -> Path:
@@ -49,6 +54,7 @@ def save_profile(name: str, profile: Profile, cwd: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     serial = {key: {k: v for k, v in asdict(p).items() if v is not None} for key, p in store.items()}
     path.write_text(yaml.safe_dump(serial, sort_keys=True))
+    path.chmod(0o600)  # it may hold Airflow credentials
     marker = cwd / PROFILE_FILE
     marker.write_text(name)
     marker.chmod(0o600)

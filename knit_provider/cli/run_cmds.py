@@ -6,7 +6,7 @@ import time
 
 import click
 
-from knit_provider.cli.app import emit, knit, open_knit
+from knit_provider.cli.app import emit, knit, new_runs_starter, open_knit
 from knit_provider.core.lifecycle import TERMINAL, RunStatus
 from knit_provider.service import runs as run_service
 
@@ -72,8 +72,9 @@ def stop(fail: bool, run_id: str) -> None:
 @click.argument("run_id")
 def retry(run_id: str) -> None:
     """Run a done or failed Run again, with new outputs (refused while its outputs are used)."""
-    with open_knit() as knit_:
+    with open_knit() as knit_, new_runs_starter(knit_) as start_new_runs:
         retried = run_service.retry(knit_, run_id)
+        start_new_runs()
     click.echo(f"requested to retry Run: {run_id}", err=True)
     emit(retried)
 

@@ -183,6 +183,16 @@ def claim_dispatchable(
     return [_dispatch_of(r) for r in rows]
 
 
+def release_claim(knit: Knit, run_id: str) -> None:
+    """Forget a claim whose dispatch failed, so the generator's next pass takes the Run without waiting."""
+    with write_tx(knit.engine) as conn:
+        conn.execute(
+            update(runs_t)
+            .where(runs_t.c.run_id == run_id, runs_t.c.status == S.WAITING.value)
+            .values(dispatched_at=None)
+        )
+
+
 def mark_dispatched(knit: Knit, run_id: str) -> bool:
     """waiting -> ready once its DagRun exists; False if the Run already moved on (its task was quicker)."""
     return _try_transition(knit, run_id, S.READY, only_from={S.WAITING})

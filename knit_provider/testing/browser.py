@@ -10,7 +10,7 @@ import os
 import shutil
 from pathlib import Path
 
-from knit_provider.local.standalone import REPO
+REPO = Path(__file__).resolve().parents[2]
 
 
 def artifacts_dir(*parts: str) -> Path:

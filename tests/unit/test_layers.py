@@ -16,7 +16,8 @@ MAY_IMPORT = {
     "catalog": {"core"},
     "storage": {"core"},
     "runners": {"core"},
-    "service": {"core", "catalog", "storage", "runners"},
+    "airflow_client": {"core"},
+    "service": {"core", "catalog", "storage", "runners", "airflow_client"},
     "local": set(),
     "testing": {"core"},
 }
