@@ -49,9 +49,12 @@ class Quickstart:
 
     def cli(self, *args: str) -> str:
         """Run ``knit`` exactly as a user would, against the quickstart's knit home."""
+        env = self.airflow.env()  # the catalog, and the Airflow that starts each push's Runs at once
+        env.update(KNIT_AIRFLOW_URL=self.airflow.url, KNIT_AIRFLOW_USERNAME="admin")
+        env.update(KNIT_AIRFLOW_PASSWORD=self.airflow.password())
         done = subprocess.run(
             [str(Path(sys.executable).parent / "knit"), *args],
-            env=self.airflow.env(),
+            env=env,
             capture_output=True,
             text=True,
         )
@@ -205,6 +208,10 @@ def main(argv: list[str] | None = None) -> int:
         console.rule("explore")
         console.print(f"Airflow UI: {airflow.url}  login: admin / {airflow.password()}")
         console.print(f"knit CLI:   export KNIT_HOME={home}; knit run find")
+        console.print(
+            f"            (or, in a project folder: knit init quickstart --home {home} --airflow {airflow.url}"
+            f" --username admin --password {airflow.password()})"
+        )
         console.print("stop it:    bash scripts/quickstart.sh --stop")
     return 0 if ok else 1
 
