@@ -17,9 +17,10 @@ MAY_IMPORT = {
     "storage": {"core"},
     "runners": {"core"},
     "airflow_client": {"core"},
+    "remote": {"core"},
     "service": {"core", "catalog", "storage", "runners", "airflow_client"},
     "local": set(),
-    "testing": {"core"},
+    "testing": {"core", "runners"},
 }
 
 
