@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,6 +16,7 @@ from knit_provider.core.tags import KEY_NAME, Tag, parse_tag, parse_user_tags
 from knit_provider.core.timefmt import parse_duration, parse_rfc3339
 from knit_provider.service.context import Knit
 from knit_provider.storage import ContentInfo
+from knit_provider.storage.tree import CHUNK
 
 Progress = Callable[[int], None]
 TRANSIENT_CHOICES = {"both": "both", "yes": "yes", "true": "yes", "no": "no", "false": "no"}
@@ -47,12 +49,61 @@ def push_dir(
     return _register(knit, knit_id, user_tags, info)
 
 
-def push_tar(knit: Knit, stream: BinaryIO, tags: Sequence[str] = (), *, progress: Progress | None = None) -> dict:
-    """Upload a (gzipped) tar stream as new Data; unsafe members are refused before anything is kept."""
+def push_tar(
+    knit: Knit,
+    stream: BinaryIO,
+    tags: Sequence[str] = (),
+    *,
+    progress: Progress | None = None,
+    sha256: str | None = None,
+) -> dict:
+    """Upload a (gzipped) tar stream as new Data; unsafe members are refused before anything is kept.
+
+    With ``sha256`` (hex), the whole stream must hash to it (a transfer check for uploads over the network):
+    on a mismatch the unpacked content is removed and no Data is registered.
+    """
     user_tags = parse_user_tags(tags)
+    hashing = _HashingReader(stream, _expected_sha256(sha256)) if sha256 is not None else None
     knit_id = str(uuid.uuid4())
-    info = knit.store.import_tar(stream, knit_id, progress=progress)
+    info = knit.store.import_tar(hashing or stream, knit_id, progress=progress)
+    if hashing is not None:
+        try:
+            hashing.verify()
+        except BaseException:
+            knit.store.delete(knit_id)
+            raise
     return _register(knit, knit_id, user_tags, info)
+
+
+def _expected_sha256(text: str) -> str:
+    digest = text.strip().lower()
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise InvalidInput(f"not a hex SHA-256 digest: {text!r}", field="checksum")
+    return digest
+
+
+class _HashingReader:
+    """Hashes what the archive reader consumes; ``verify`` reads the rest (bytes after the tar's end too)."""
+
+    def __init__(self, raw: BinaryIO, expected: str) -> None:
+        self._raw = raw
+        self._expected = expected
+        self._hash = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self._hash.update(data)
+        return data
+
+    def verify(self) -> None:
+        while self.read(CHUNK):
+            pass
+        actual, expected = self._hash.hexdigest(), self._expected
+        if actual != expected:
+            raise InvalidInput(
+                f"checksum mismatch: the upload's SHA-256 is {actual}, the client sent {expected}; nothing was kept",
+                field="checksum",
+            )
 
 
 def show(knit: Knit, knit_id: str) -> dict:

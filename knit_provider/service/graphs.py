@@ -27,7 +27,7 @@ from knit_provider.core.errors import InvalidInput, NotFound
 from knit_provider.core.graphs import DataNode, Graph, PlanNode, RunNode
 from knit_provider.service.context import Knit
 
-__all__ = ["DEFAULT_DEPTH", "lineage", "plan_graph", "render"]
+__all__ = ["DEFAULT_DEPTH", "lineage", "plan_graph", "render", "to_json"]
 
 DEFAULT_DEPTH = 3
 FORMATS = ("svg", "png")
@@ -217,3 +217,41 @@ def render(graph_dot: str | Graph, fmt: Literal["svg", "png"] = "svg") -> bytes:
         return graphviz.Source(text).pipe(format=fmt, encoding=None)
     except graphviz.ExecutableNotFound as err:
         raise RuntimeError("Graphviz's dot program was not found: install the graphviz package") from err
+
+
+def _endpoint(node_id: str) -> dict[str, str]:
+    """``p<planId>@<port>`` (a Plan's input, output or log point) as node and port; other ids as they are."""
+    if node_id.startswith("p") and "@" in node_id:
+        node, _, port = node_id.partition("@")
+        return {"node": node, "port": port}
+    return {"node": node_id}
+
+
+def to_json(graph: Graph) -> dict:
+    """The graph as JSON for programs (the REST API, interactive pages): nodes by kind with the ids the DOT
+    text uses, and edges (a plan graph's edges also name the ports they join). Texts are raw, never escaped."""
+    nodes: list[dict] = []
+    for d in graph.data.values():
+        nodes.append({"id": d.node_id, "kind": "data", "knitId": d.knit_id, "tags": d.tags, "emphasize": d.emphasize})
+    for r in graph.runs.values():
+        nodes.append(
+            {"id": r.node_id, "kind": "run", "runId": r.run_id, "status": r.status, "updatedAt": r.updated_at,
+             "title": r.title, "emphasize": r.emphasize}
+        )  # fmt: skip
+    for p in graph.plans.values():
+        nodes.append(
+            {"id": p.node_id, "kind": "plan", "planId": p.plan_id, "title": p.title, "annotations": p.annotations,
+             "inputs": p.inputs, "outputs": p.outputs, "log": p.has_log, "emphasize": p.emphasize}
+        )  # fmt: skip
+    for index, run_id in enumerate(graph.roots):
+        nodes.append({"id": f"root#{index}", "kind": "root", "runId": run_id})
+    edges = []
+    for edge in graph.edges:
+        source, target = _endpoint(edge.source), _endpoint(edge.target)
+        entry = {"source": source["node"], "target": target["node"], "label": edge.label}
+        if "port" in source:
+            entry["sourcePort"] = source["port"]
+        if "port" in target:
+            entry["targetPort"] = target["port"]
+        edges.append(entry)
+    return {"nodes": nodes, "edges": edges}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 
 from sqlalchemy import select
 
@@ -12,7 +13,7 @@ from knit_provider.catalog.models import data_t, run_inputs_t, runs_t
 from knit_provider.catalog.views import run_details
 from knit_provider.core.errors import InvalidInput, NotFound
 from knit_provider.core.layout import LOG_FILE
-from knit_provider.core.lifecycle import RunStatus, parse_status
+from knit_provider.core.lifecycle import TERMINAL, RunStatus, parse_status
 from knit_provider.service.context import Knit
 from knit_provider.service.data import time_window
 
@@ -113,6 +114,26 @@ def read_log(knit: Knit, run_id: str, offset: int = 0) -> tuple[str, int]:
         log.seek(offset)
         chunk = log.read()
     return chunk.decode("utf-8", errors="replace"), offset + len(chunk)
+
+
+def follow_log(
+    knit: Knit, run_id: str, *, follow: bool = False, poll_s: float = 0.5, sleep: Callable[[float], None] = time.sleep
+) -> Iterator[str]:
+    """The Run's log in chunks (``knit run show --log [-f]``): with ``follow``, until the Run has finished.
+
+    The first chunk (possibly empty) is yielded at once, so a caller learns of a missing Run or log before any
+    output; after that only non-empty chunks come.
+    """
+    chunk, offset = read_log(knit, run_id, 0)
+    yield chunk
+    while follow and RunStatus(show(knit, run_id)["status"]) not in TERMINAL:
+        sleep(poll_s)
+        chunk, offset = read_log(knit, run_id, offset)
+        if chunk:
+            yield chunk
+    chunk, offset = read_log(knit, run_id, offset)  # whatever was written while the Run finished
+    if chunk:
+        yield chunk
 
 
 def retry(knit: Knit, run_id: str) -> dict:
