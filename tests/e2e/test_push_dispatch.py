@@ -65,3 +65,21 @@ def test_an_unreachable_airflow_leaves_the_run_to_the_generator(
         "GET", f"/api/v2/dags/{plan_dag_id(run['plan']['image'], plan_id)}/dagRuns/{dagrun_id(run['runId'])}"
     )
     assert dag_run["triggered_by"] == "operator", "the generator's task started it"
+
+
+def test_an_upload_through_the_rest_api_starts_the_run_as_the_caller(
+    airflow: Standalone, knit: Knit, apply_plan, tmp_path
+) -> None:
+    from knit_provider.remote import KnitClient
+
+    plan_id = apply_plan(sh_plan("rest:raw", "rest:out", "cp /in/x/* /out/y/"))
+    source = tmp_path / "payload"
+    source.mkdir()
+    (source / "a.txt").write_text("uploaded\n")
+    with KnitClient(airflow.url, username="admin", password=airflow.password()) as client:
+        client.data.push_dir(source, ["rest:raw"])
+    run = wait_until(lambda: [r for r in runs_of(knit, plan_id) if r["status"] != "waiting"], 60, "Run started")[0]
+    dag_id = plan_dag_id(run["plan"]["image"], plan_id)
+    dag_run = airflow.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{dagrun_id(run['runId'])}")
+    assert dag_run["triggered_by"] == "rest_api", "the api-server started it right after the upload"
+    wait_until(lambda: runs_of(knit, plan_id)[0]["status"] == "done", 120, "the uploaded Data's Run done")

@@ -14,11 +14,12 @@ import re
 from typing import Annotated
 
 import anyio.to_thread
-from fastapi import Header, Query, Request
+from fastapi import BackgroundTasks, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from knit_provider.api.rest.common import READ, TRIGGER, KnitDep, documented, resource_router
 from knit_provider.api.rest.models import Data, TagChange, tag_texts
+from knit_provider.api.rest.starting import start_new_runs
 from knit_provider.api.rest.streams import BodyReader, from_writer
 from knit_provider.core.errors import InvalidInput
 from knit_provider.service import data as data_service
@@ -75,6 +76,7 @@ def expected_sha256(x_checksum_sha256: str | None, content_digest: str | None) -
 )
 async def upload_data(
     request: Request,
+    background: BackgroundTasks,
     knit: KnitDep,
     tag: TagsQuery = [],  # noqa: B006
     x_checksum_sha256: Annotated[str | None, Header(description="hex SHA-256 of the whole body")] = None,
@@ -82,14 +84,16 @@ async def upload_data(
 ) -> dict:
     """``knit data push``: the body is unpacked as it arrives; a path escaping the tree (``..``, absolute, a link
     out), a device or a checksum mismatch refuses the whole upload and nothing is kept. The new Data's Runs are
-    created in the same transaction, for Airflow's generator to start."""
+    created in the same transaction and their DagRuns started right after the response (else by the generator)."""
     body = BodyReader(request.stream())
     try:
         sha256 = expected_sha256(x_checksum_sha256, content_digest)
-        return await anyio.to_thread.run_sync(lambda: data_service.push_tar(knit, body, tag, sha256=sha256))
+        pushed = await anyio.to_thread.run_sync(lambda: data_service.push_tar(knit, body, tag, sha256=sha256))
     except Exception:
         await body.drain()
         raise
+    start_new_runs(request, background, knit)
+    return pushed
 
 
 @router.get("/{knit_id}/detail", summary="One Data", **documented(Data), dependencies=READ)
@@ -117,8 +121,10 @@ async def download_data(knit_id: str, knit: KnitDep) -> StreamingResponse:
 
 
 @router.put("/{knit_id}", summary="Edit a Data's tags", **documented(Data), dependencies=TRIGGER)
-def tag_data(knit_id: str, change: TagChange, knit: KnitDep) -> dict:
+def tag_data(knit_id: str, change: TagChange, knit: KnitDep, request: Request, background: BackgroundTasks) -> dict:
     """``knit data tag``: removals (tags, then keys) before additions, atomically; new matches create Runs."""
-    return data_service.tag(
+    tagged = data_service.tag(
         knit, knit_id, add=tag_texts(change.add), remove=tag_texts(change.remove), remove_keys=change.remove_key
     )
+    start_new_runs(request, background, knit)
+    return tagged

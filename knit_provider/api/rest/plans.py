@@ -10,10 +10,11 @@ import json
 from typing import Annotated
 
 import anyio.to_thread
-from fastapi import Query, Request
+from fastapi import BackgroundTasks, Query, Request
 
 from knit_provider.api.rest.common import EDIT_PLANS, READ, TRIGGER, KnitDep, documented, resource_router
 from knit_provider.api.rest.models import AnnotationChange, Plan, ResourceChange, ServiceAccount, annotation_texts
+from knit_provider.api.rest.starting import start_new_runs
 from knit_provider.core.errors import InvalidInput
 from knit_provider.core.plan_spec import PlanSpec, parse_plan_dict
 from knit_provider.service import plans as plan_service
@@ -85,9 +86,11 @@ def show_plan(plan_id: str, knit: KnitDep) -> dict:
 
 
 @router.put("/{plan_id}/active", summary="Activate a Plan", **documented(Plan), dependencies=EDIT_PLANS)
-def activate_plan(plan_id: str, knit: KnitDep) -> dict:
+def activate_plan(plan_id: str, knit: KnitDep, request: Request, background: BackgroundTasks) -> dict:
     """``knit plan active yes``: its deactivated Runs wait again."""
-    return plan_service.set_active(knit, plan_id, True)
+    activated = plan_service.set_active(knit, plan_id, True)
+    start_new_runs(request, background, knit)
+    return activated
 
 
 @router.delete("/{plan_id}/active", summary="Deactivate a Plan", **documented(Plan), dependencies=EDIT_PLANS)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import anyio.to_thread
-from fastapi import Query, Response
+from fastapi import BackgroundTasks, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import iterate_in_threadpool
 
@@ -24,6 +24,7 @@ from knit_provider.api.rest.common import (
     run_id_of,
 )
 from knit_provider.api.rest.models import Run
+from knit_provider.api.rest.starting import start_new_runs
 from knit_provider.service import runs as run_service
 
 router = resource_router("/runs", "runs")
@@ -107,9 +108,11 @@ def tearoff_run(run_id: str, knit: KnitDep) -> dict:
 
 
 @router.put("/{run_id}/retry", summary="Retry a Run", **documented(Run), dependencies=TRIGGER)
-def retry_run(run_id: str, knit: KnitDep) -> dict:
+def retry_run(run_id: str, knit: KnitDep, request: Request, background: BackgroundTasks) -> dict:
     """``knit run retry``: a done or failed Run waits again with new outputs (refused while they are used)."""
-    return run_service.retry(knit, run_id_of(run_id))
+    retried = run_service.retry(knit, run_id_of(run_id))
+    start_new_runs(request, background, knit)
+    return retried
 
 
 @router.delete("/{run_id}", summary="Remove a Run", status_code=204, dependencies=DELETE_RUNS)
