@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import Query
+from fastapi import Depends, Query
 from fastapi.responses import JSONResponse, Response
 
 from knit_provider.api.rest.common import READ, KnitDep, resource_router
@@ -41,6 +41,18 @@ Downstream = Annotated[bool, Query(description="trace downstream (-d)")]
 Depth = Annotated[str, Query(description="hops to follow (-n): a positive number or all")]
 
 
+class Tracing:
+    """``-u``, ``-d`` and ``-n`` as query parameters, shared by every graph route."""
+
+    def __init__(self, upstream: Upstream = False, downstream: Downstream = False, depth: Depth = "3") -> None:
+        self.upstream = upstream
+        self.downstream = downstream
+        self.depth = _depth(depth)
+
+
+TracingDep = Annotated[Tracing, Depends()]
+
+
 def _depth(value: str) -> int | None:
     if value == "all":
         return None
@@ -57,69 +69,45 @@ def _reply(graph: Graph, fmt: Format) -> Response:
     return Response(graph.to_dot() + "\n", media_type="text/vnd.graphviz; charset=utf-8")
 
 
-def _lineage(knit_id: str, knit: KnitDep, fmt: Format, upstream: bool, downstream: bool, depth: str) -> Response:
-    graph = graph_service.lineage(knit, knit_id, upstream=upstream, downstream=downstream, depth=_depth(depth))
+def _lineage(knit: KnitDep, knit_id: str, fmt: Format, trace: Tracing) -> Response:
+    graph = graph_service.lineage(
+        knit, knit_id, upstream=trace.upstream, downstream=trace.downstream, depth=trace.depth
+    )
     return _reply(graph, fmt)
 
 
-def _plan_graph(plan_id: str, knit: KnitDep, fmt: Format, upstream: bool, downstream: bool, depth: str) -> Response:
-    graph = graph_service.plan_graph(knit, plan_id, upstream=upstream, downstream=downstream, depth=_depth(depth))
+def _plan_graph(knit: KnitDep, plan_id: str, fmt: Format, trace: Tracing) -> Response:
+    graph = graph_service.plan_graph(
+        knit, plan_id, upstream=trace.upstream, downstream=trace.downstream, depth=trace.depth
+    )
     return _reply(graph, fmt)
 
 
 @router.get("/data/{knit_id}/lineage", summary="A Data's lineage", responses=GRAPH_RESPONSES, dependencies=READ)
-def data_lineage(
-    knit_id: str,
-    knit: KnitDep,
-    format: Format = "dot",
-    upstream: Upstream = False,
-    downstream: Downstream = False,
-    depth: Depth = "3",
-) -> Response:
+def data_lineage(knit_id: str, knit: KnitDep, trace: TracingDep, format: Format = "dot") -> Response:
     """``knit data lineage``: the Runs and Data a Data came from and that came from it."""
-    return _lineage(knit_id, knit, format, upstream, downstream, depth)
+    return _lineage(knit, knit_id, format, trace)
 
 
 @router.get(
     "/data/{knit_id}/lineage.{fmt}", summary="A Data's lineage (format by suffix)", responses=GRAPH_RESPONSES,
     dependencies=READ,
 )  # fmt: skip
-def data_lineage_as(
-    knit_id: str,
-    fmt: Format,
-    knit: KnitDep,
-    upstream: Upstream = False,
-    downstream: Downstream = False,
-    depth: Depth = "3",
-) -> Response:
+def data_lineage_as(knit_id: str, fmt: Format, knit: KnitDep, trace: TracingDep) -> Response:
     """``lineage.dot``, ``lineage.svg`` or ``lineage.json``."""
-    return _lineage(knit_id, knit, fmt, upstream, downstream, depth)
+    return _lineage(knit, knit_id, fmt, trace)
 
 
 @router.get("/plans/{plan_id}/graph", summary="A Plan's plan graph", responses=GRAPH_RESPONSES, dependencies=READ)
-def plan_graph(
-    plan_id: str,
-    knit: KnitDep,
-    format: Format = "dot",
-    upstream: Upstream = False,
-    downstream: Downstream = False,
-    depth: Depth = "3",
-) -> Response:
+def plan_graph(plan_id: str, knit: KnitDep, trace: TracingDep, format: Format = "dot") -> Response:
     """``knit plan graph``: which Plans feed this one and which it feeds."""
-    return _plan_graph(plan_id, knit, format, upstream, downstream, depth)
+    return _plan_graph(knit, plan_id, format, trace)
 
 
 @router.get(
     "/plans/{plan_id}/graph.{fmt}", summary="A Plan's plan graph (format by suffix)", responses=GRAPH_RESPONSES,
     dependencies=READ,
 )  # fmt: skip
-def plan_graph_as(
-    plan_id: str,
-    fmt: Format,
-    knit: KnitDep,
-    upstream: Upstream = False,
-    downstream: Downstream = False,
-    depth: Depth = "3",
-) -> Response:
+def plan_graph_as(plan_id: str, fmt: Format, knit: KnitDep, trace: TracingDep) -> Response:
     """``graph.dot``, ``graph.svg`` or ``graph.json``."""
-    return _plan_graph(plan_id, knit, fmt, upstream, downstream, depth)
+    return _plan_graph(knit, plan_id, fmt, trace)
