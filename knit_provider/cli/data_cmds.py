@@ -7,12 +7,11 @@ from pathlib import Path
 
 import click
 
-from knit_provider.cli.app import emit, knit, new_runs_starter, open_knit
-from knit_provider.cli.progress import byte_progress, tree_size
+from knit_provider.cli.app import emit, knit
+from knit_provider.cli.backend import open_backend
 from knit_provider.core.errors import InvalidInput
 from knit_provider.core.knitenv import find_knitenv, load_knitenv
 from knit_provider.core.tags import parse_user_tags
-from knit_provider.service import data as data_service
 
 
 @knit.group()
@@ -31,12 +30,11 @@ def push(tags: tuple[str, ...], name: bool, sources: tuple[Path, ...]) -> None:
     for source in sources:
         if not source.is_dir():
             raise InvalidInput(f"not a directory: {source}", field="SOURCE")
-    with open_knit() as knit_, new_runs_starter(knit_) as start_new_runs:
+    with open_backend() as backend:
         for index, source in enumerate(sources, start=1):
             click.echo(f"[{index}/{len(sources)}] sending... {source}", err=True)
-            with byte_progress(str(source), tree_size(source)) as progress:
-                pushed = data_service.push_dir(knit_, source, all_tags, name=name, progress=progress)
-            start_new_runs()
+            pushed = backend.push_dir(source, all_tags, name=name)
+            backend.after_write()
             click.echo(f"[{index}/{len(sources)}] [OK] done: {source} -> knit#id:{pushed['knitId']}", err=True)
             emit(pushed)
 
@@ -53,8 +51,8 @@ def push(tags: tuple[str, ...], name: bool, sources: tuple[Path, ...]) -> None:
 @click.option("--duration", metavar="DURATION", help="With --since: a window such as 2h or 30m.")
 def find(tags: tuple[str, ...], transient: str, since: str | None, duration: str | None) -> None:
     """Find Data by tags (system tags such as knit#id:ID allowed)."""
-    with open_knit() as knit_:
-        emit(data_service.find(knit_, list(tags), transient=transient, since=since, duration=duration))
+    with open_backend() as backend:
+        emit(backend.data.find(list(tags), transient=transient, since=since, duration=duration))
 
 
 @data.command()
@@ -63,23 +61,23 @@ def find(tags: tuple[str, ...], transient: str, since: str | None, duration: str
 @click.argument("dest", default=".")
 def pull(extract: bool, knit_id: str, dest: str) -> None:
     """Download a Data's content: DEST/KNIT_ID.tar.gz, -x to DEST/KNIT_ID/, or - for stdout."""
-    with open_knit() as knit_:
+    if dest == "-" and extract:
+        raise click.UsageError("cannot extract Data to stdout (-)")
+    with open_backend() as backend:
+        backend.data.show(knit_id)  # an unknown id fails before anything is written
         if dest == "-":
-            if extract:
-                raise click.UsageError("cannot extract Data to stdout (-)")
-            data_service.export_tar(knit_, knit_id, sys.stdout.buffer)
+            backend.data.export_tar(knit_id, sys.stdout.buffer)
             return
         if extract:
-            out = data_service.extract(knit_, knit_id, Path(dest))
+            out = backend.data.extract(knit_id, Path(dest))
             click.echo(f"extracted knit#id:{knit_id} to {out}", err=True)
             return
         target = Path(dest) / f"{knit_id}.tar.gz"
-        data_service.show(knit_, knit_id)
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + ".partial")
         try:
             with partial.open("wb") as out_file:
-                data_service.export_tar(knit_, knit_id, out_file)
+                backend.data.export_tar(knit_id, out_file)
             partial.rename(target)
         finally:
             partial.unlink(missing_ok=True)
@@ -93,7 +91,7 @@ def pull(extract: bool, knit_id: str, dest: str) -> None:
 @click.argument("knit_id")
 def tag(add: tuple[str, ...], remove: tuple[str, ...], remove_key: tuple[str, ...], knit_id: str) -> None:
     """Edit a Data's tags: removals first, then additions, all at once."""
-    with open_knit() as knit_, new_runs_starter(knit_) as start_new_runs:
-        tagged = data_service.tag(knit_, knit_id, add=add, remove=remove, remove_keys=remove_key)
-        start_new_runs()
+    with open_backend() as backend:
+        tagged = backend.data.tag(knit_id, add=add, remove=remove, remove_keys=remove_key)
+        backend.after_write()
     emit(tagged)

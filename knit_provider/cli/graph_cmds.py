@@ -6,11 +6,10 @@ from pathlib import Path
 
 import click
 
-from knit_provider.cli.app import open_knit
+from knit_provider.cli.backend import open_backend
 from knit_provider.cli.data_cmds import data
 from knit_provider.cli.plan_cmds import plan
 from knit_provider.core.errors import InvalidInput
-from knit_provider.service import graphs
 
 
 def _depth(value: str) -> int | None:
@@ -21,18 +20,23 @@ def _depth(value: str) -> int | None:
     return int(value)
 
 
-def _output(graph: graphs.Graph, fmt: str, out: Path | None) -> None:
-    if fmt == "dot":
-        text = graph.to_dot()
-        if out is None:
-            click.echo(text)
-        else:
-            out.write_text(text + "\n")
-        return
-    if out is None:
+def _check_output(fmt: str, out: Path | None) -> None:
+    if fmt != "dot" and out is None:
         raise click.UsageError(f"--format {fmt} needs -o FILE")
-    out.write_bytes(graphs.render(graph, fmt))
-    click.echo(f"wrote {out} ({graph.node_count} nodes)", err=True)
+
+
+def _output(dot: str, fmt: str, out: Path | None) -> None:
+    """The DOT text (from either backend) as is, or laid out here by Graphviz: the same bytes in both modes."""
+    if out is None:
+        click.echo(dot)
+    elif fmt == "dot":
+        out.write_text(dot + "\n")
+    else:
+        from knit_provider.service.graphs import render
+
+        rendered = render(dot, "png" if fmt == "png" else "svg")
+        out.write_bytes(rendered)
+        click.echo(f"wrote {out} ({len(rendered)} bytes)", err=True)
 
 
 def graph_options(command):
@@ -53,9 +57,11 @@ def graph_options(command):
 @click.argument("knit_id")
 def lineage(upstream: bool, downstream: bool, numbers: str, fmt: str, out: Path | None, knit_id: str) -> None:
     """Draw the lineage around a Data: the Runs and Data it came from and that came from it."""
-    with open_knit() as knit_:
-        graph = graphs.lineage(knit_, knit_id, upstream=upstream, downstream=downstream, depth=_depth(numbers))
-    _output(graph, fmt, out)
+    _check_output(fmt, out)
+    depth = _depth(numbers)
+    with open_backend() as backend:
+        dot = backend.graphs.lineage(knit_id, upstream=upstream, downstream=downstream, depth=depth)
+    _output(dot, fmt, out)
 
 
 @plan.command()
@@ -63,6 +69,8 @@ def lineage(upstream: bool, downstream: bool, numbers: str, fmt: str, out: Path 
 @click.argument("plan_id")
 def graph(upstream: bool, downstream: bool, numbers: str, fmt: str, out: Path | None, plan_id: str) -> None:
     """Draw which Plans feed a Plan and which it feeds (outputs whose tags include an input's tags)."""
-    with open_knit() as knit_:
-        drawn = graphs.plan_graph(knit_, plan_id, upstream=upstream, downstream=downstream, depth=_depth(numbers))
-    _output(drawn, fmt, out)
+    _check_output(fmt, out)
+    depth = _depth(numbers)
+    with open_backend() as backend:
+        dot = backend.graphs.plan_graph(plan_id, upstream=upstream, downstream=downstream, depth=depth)
+    _output(dot, fmt, out)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from knit_provider.cli.app import emit, knit, new_runs_starter, open_knit
+from knit_provider.cli.app import emit, knit
+from knit_provider.cli.backend import open_backend
 from knit_provider.core.errors import InvalidInput
-from knit_provider.service import plans as plan_service
 
 
 @knit.group()
@@ -24,16 +24,16 @@ def apply(plan_file: Path) -> None:
         text = plan_file.read_text()
     except UnicodeDecodeError:
         raise InvalidInput(f"{plan_file} is not a UTF-8 text file") from None
-    with open_knit() as knit_:
-        emit(plan_service.apply(knit_, text))
+    with open_backend() as backend:
+        emit(backend.plans.apply(text))
 
 
 @plan.command()
 @click.argument("plan_id")
 def show(plan_id: str) -> None:
     """Show one Plan."""
-    with open_knit() as knit_:
-        emit(plan_service.show(knit_, plan_id))
+    with open_backend() as backend:
+        emit(backend.plans.show(plan_id))
 
 
 @plan.command()
@@ -43,8 +43,8 @@ def show(plan_id: str) -> None:
 @click.option("-o", "--out-tag", "out_tags", multiple=True, metavar="KEY:VALUE", help="Tags carried by one output.")
 def find(active: str, image: str | None, in_tags: tuple[str, ...], out_tags: tuple[str, ...]) -> None:
     """Find Plans."""
-    with open_knit() as knit_:
-        emit(plan_service.find(knit_, active=active, image=image, in_tags=in_tags, out_tags=out_tags))
+    with open_backend() as backend:
+        emit(backend.plans.find(active=active, image=image, in_tags=in_tags, out_tags=out_tags))
 
 
 @plan.command()
@@ -52,9 +52,9 @@ def find(active: str, image: str | None, in_tags: tuple[str, ...], out_tags: tup
 @click.argument("plan_id")
 def active(mode: str, plan_id: str) -> None:
     """Activate (yes) or deactivate (no) a Plan: its waiting Runs wait for activation."""
-    with open_knit() as knit_, new_runs_starter(knit_) as start_new_runs:
-        changed = plan_service.set_active(knit_, plan_id, mode in ("yes", "true"))
-        start_new_runs()
+    with open_backend() as backend:
+        changed = backend.plans.set_active(plan_id, mode in ("yes", "true"))
+        backend.after_write()
     emit(changed)
 
 
@@ -76,8 +76,8 @@ def resource(set_: tuple[str, ...], unset: tuple[str, ...], plan_id: str) -> Non
     """Change a Plan's resources (applies to Runs that start later)."""
     if not set_ and not unset:
         raise click.UsageError("give --set and/or --unset")
-    with open_knit() as knit_:
-        emit(plan_service.set_resources(knit_, plan_id, set_=dict(_pairs(set_, "--set")), unset=unset))
+    with open_backend() as backend:
+        emit(backend.plans.set_resources(plan_id, set_=dict(_pairs(set_, "--set")), unset=unset))
 
 
 @plan.command()
@@ -87,8 +87,8 @@ def resource(set_: tuple[str, ...], unset: tuple[str, ...], plan_id: str) -> Non
 @click.argument("plan_id")
 def annotate(add: tuple[str, ...], remove: tuple[str, ...], remove_key: tuple[str, ...], plan_id: str) -> None:
     """Edit a Plan's annotations."""
-    with open_knit() as knit_:
-        emit(plan_service.annotate(knit_, plan_id, add=add, remove=remove, remove_keys=remove_key))
+    with open_backend() as backend:
+        emit(backend.plans.annotate(plan_id, add=add, remove=remove, remove_keys=remove_key))
 
 
 @plan.command()
@@ -99,5 +99,5 @@ def serviceaccount(name: str | None, unset: bool, plan_id: str) -> None:
     """Set or unset a Plan's service account."""
     if (name is None) == (not unset):
         raise click.UsageError("give exactly one of --set NAME or --unset")
-    with open_knit() as knit_:
-        emit(plan_service.set_service_account(knit_, plan_id, None if unset else name))
+    with open_backend() as backend:
+        emit(backend.plans.set_service_account(plan_id, None if unset else name))

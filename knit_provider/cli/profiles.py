@@ -3,7 +3,8 @@
 As in Knitfab, ``knit init NAME`` saves the profile in a store (``~/.knit/profile``, or
 ``$KNIT_PROFILE_STORE``) and writes the profile's name into ``.knitprofile`` in the current directory;
 every command then looks for ``.knitprofile`` upward from where it runs. Without one, the environment
-(``KNIT_HOME``, ``KNIT_CATALOG_URL``, ``KNIT_AIRFLOW_URL``...) decides.
+(``KNIT_REMOTE_URL``, ``KNIT_HOME``, ``KNIT_CATALOG_URL``, ``KNIT_AIRFLOW_URL``...) decides. Whether a profile is
+local or remote is ``cli.backend``'s mode rule.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ PROFILE_FILE = ".knitprofile"
 class Profile:
     home: str | None = None
     catalog_url: str | None = None
-    #: Airflow's API, so writes start their Runs' DagRuns at once (the generator does it otherwise)
+    #: Airflow's base URL: without home and catalog_url, every command goes through its Knit API (remote);
+    #: with either, writes to the local catalog start their Runs' DagRuns through its REST API at once
     airflow_url: str | None = None
     airflow_username: str | None = None
     airflow_password: str | None = None

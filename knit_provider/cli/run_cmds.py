@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import click
 
-from knit_provider.cli.app import emit, knit, new_runs_starter, open_knit
-from knit_provider.core.lifecycle import TERMINAL, RunStatus
-from knit_provider.service import runs as run_service
+from knit_provider.cli.app import emit, knit
+from knit_provider.cli.backend import open_backend
 
 
 @knit.group()
@@ -25,13 +22,12 @@ def run() -> None:
 @click.option("--duration", metavar="DURATION", help="With --since: a window such as 2h or 30m.")
 def find(plan_ids, input_ids, output_ids, statuses, since, duration) -> None:
     """Find Runs; repeats of one flag are OR, different flags are AND."""
-    with open_knit() as knit_:
-        emit(
-            run_service.find(
-                knit_, plan_ids=plan_ids, input_ids=input_ids, output_ids=output_ids, statuses=statuses,
-                since=since, duration=duration,
-            )
+    with open_backend() as backend:
+        found = backend.runs.find(
+            plan_ids=plan_ids, input_ids=input_ids, output_ids=output_ids, statuses=statuses,
+            since=since, duration=duration,
         )  # fmt: skip
+    emit(found)
 
 
 @run.command()
@@ -42,19 +38,12 @@ def show(show_log: bool, follow: bool, run_id: str) -> None:
     """Show a Run, or its log."""
     if follow and not show_log:
         raise click.UsageError("--follow goes with --log")
-    with open_knit() as knit_:
+    with open_backend() as backend:
         if not show_log:
-            emit(run_service.show(knit_, run_id))
+            emit(backend.runs.show(run_id))
             return
-        offset = 0
-        while True:
-            chunk, offset = run_service.read_log(knit_, run_id, offset)
+        for chunk in backend.runs.follow_log(run_id, follow=follow):
             click.echo(chunk, nl=False)
-            if not follow or RunStatus(run_service.show(knit_, run_id)["status"]) in TERMINAL:
-                chunk, offset = run_service.read_log(knit_, run_id, offset)
-                click.echo(chunk, nl=False)
-                return
-            time.sleep(0.5)
 
 
 @run.command()
@@ -62,8 +51,8 @@ def show(show_log: bool, follow: bool, run_id: str) -> None:
 @click.argument("run_id")
 def stop(fail: bool, run_id: str) -> None:
     """Stop a Run: it ends done (stopped by user), or failed with --fail."""
-    with open_knit() as knit_:
-        stopped = run_service.stop(knit_, run_id, fail=fail)
+    with open_backend() as backend:
+        stopped = backend.runs.stop(run_id, fail=fail)
     click.echo(f"Run Id: {run_id} is {'aborting' if fail else 'stopping'}.", err=True)
     emit(stopped)
 
@@ -72,9 +61,9 @@ def stop(fail: bool, run_id: str) -> None:
 @click.argument("run_id")
 def retry(run_id: str) -> None:
     """Run a done or failed Run again, with new outputs (refused while its outputs are used)."""
-    with open_knit() as knit_, new_runs_starter(knit_) as start_new_runs:
-        retried = run_service.retry(knit_, run_id)
-        start_new_runs()
+    with open_backend() as backend:
+        retried = backend.runs.retry(run_id)
+        backend.after_write()
     click.echo(f"requested to retry Run: {run_id}", err=True)
     emit(retried)
 
@@ -83,6 +72,6 @@ def retry(run_id: str) -> None:
 @click.argument("run_id")
 def rm(run_id: str) -> None:
     """Remove a Run: an upload goes with its Data; others stay as invalidated tombstones."""
-    with open_knit() as knit_:
-        run_service.remove(knit_, run_id)
+    with open_backend() as backend:
+        backend.runs.remove(run_id)
     click.echo(f"deleted Run Id:{run_id}", err=True)

@@ -44,7 +44,8 @@ def error_from(response: httpx.Response) -> KnitError:
     message = body.get("message") or body.get("detail") or response.text.strip() or response.reason_phrase
     if not isinstance(message, str):
         message = str(message)
-    cls = _BY_TYPE.get(str(body.get("type"))) or _BY_STATUS.get(response.status_code)
+    # only Knit's own error JSON carries a type: a bare 404 is a wrong URL or an Airflow without the plugin
+    cls = _BY_TYPE.get(str(body.get("type"))) or (_BY_STATUS.get(response.status_code) if "type" in body else None)
     if cls is None:
         return RemoteError(message, response.status_code)
     err = cls(message)  # InvalidInput's message already carries its field: keep the text, set the attribute

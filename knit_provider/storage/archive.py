@@ -111,11 +111,11 @@ def unpack_member(
     """
     name = check_member_name(member.name)
     if member.ischr() or member.isblk():
-        raise refuse(member.name, "device files are not allowed")
+        raise refuse(name, "device files are not allowed")
     if member.isfifo():
-        raise refuse(member.name, "FIFOs (named pipes) are not allowed")
+        raise refuse(name, "FIFOs (named pipes) are not allowed")
     if not (member.isdir() or member.isreg() or member.issym() or member.islnk()):
-        raise refuse(member.name, f"unsupported tar entry type {member.type!r}")
+        raise refuse(name, f"unsupported tar entry type {member.type!r}")
     if name == ROOT:
         if not member.isdir():
             raise refuse(member.name, "the top of the upload must be a directory")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cli_remote import LOCAL_ONLY
+
 from knit_provider.core.layout import LOG_FILE
-from knit_provider.service import Knit
 from knit_provider.service import runs as run_service
 
 TRAIN = """\
@@ -56,7 +57,7 @@ def test_mutable_plan_fields(cli, workdir) -> None:
     assert cli("plan", "serviceaccount", plan_id).code == 2
 
 
-def test_runs_find_show_log_stop_retry_rm(cli, workdir, folder) -> None:
+def test_runs_find_show_log_stop_retry_rm(cli, workdir, folder, cli_catalog) -> None:
     plan_id = cli("plan", "apply", write(workdir, "train.yaml", TRAIN)).json()["planId"]
     folder("d")
     knit_id = cli("data", "push", "-t", "type:dataset", "-t", "project:p", "d").json()["knitId"]
@@ -65,12 +66,12 @@ def test_runs_find_show_log_stop_retry_rm(cli, workdir, folder) -> None:
     assert [r["runId"] for r in cli("run", "find", "-i", knit_id, "-s", "waiting").json()] == [run["runId"]]
     assert cli("run", "find", "-s", "nonsense").code == 1
     assert cli("run", "stop", run["runId"]).code == 1, "waiting cannot be torn off"
-    with Knit.open() as knit:  # play the runner: start, log, finish done
-        for status in ("ready", "starting", "running"):
-            run_service.transition(knit, run["runId"], status)
-        log_dir = knit.store.create_empty(run["log"]["knitId"])
-        (log_dir / LOG_FILE).write_text("epoch 1: loss 0.5\n")
-        run_service.finish(knit, run["runId"], exit_code=0)
+    knit = cli_catalog  # play the runner: start, log, finish done
+    for status in ("ready", "starting", "running"):
+        run_service.transition(knit, run["runId"], status)
+    log_dir = knit.store.create_empty(run["log"]["knitId"])
+    (log_dir / LOG_FILE).write_text("epoch 1: loss 0.5\n")
+    run_service.finish(knit, run["runId"], exit_code=0)
     assert cli("run", "show", run["runId"]).json()["status"] == "done"
     log = cli("run", "show", "--log", run["runId"])
     assert log.code == 0 and log.stdout == "epoch 1: loss 0.5\n"
@@ -86,6 +87,7 @@ def test_runs_find_show_log_stop_retry_rm(cli, workdir, folder) -> None:
     assert cli("run", "rm", run["runId"]).code == 1
 
 
+@LOCAL_ONLY
 def test_init_profile_points_a_directory_at_its_catalog(cli, workdir, folder, tmp_path) -> None:
     project = workdir / "project"
     project.mkdir()
