@@ -13,13 +13,19 @@ def _config_section() -> dict:
             name: {
                 "description": description,
                 "version_added": "0.1.0",
-                "type": "float" if name.endswith(("_interval", "_after")) else "string",
+                "type": _option_type(name),
                 "example": None,
                 "default": default,
             }
             for name, (default, description) in OPTIONS.items()
         },
     }
+
+
+def _option_type(name: str) -> str:
+    if name.endswith(("_interval", "_after")):
+        return "float"
+    return "integer" if name.endswith("_timeout") else "string"
 
 
 def get_provider_info() -> dict:
@@ -35,7 +41,11 @@ def get_provider_info() -> dict:
         "operators": [
             {
                 "integration-name": "Knit",
-                "python-modules": ["knit_provider.operators.run", "knit_provider.operators.generator"],
+                "python-modules": [
+                    "knit_provider.operators.run",
+                    "knit_provider.operators.generator",
+                    "knit_provider.operators.pod",
+                ],
             }
         ],
         "sensors": [{"integration-name": "Knit", "python-modules": ["knit_provider.sensors.catalog"]}],

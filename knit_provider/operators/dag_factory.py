@@ -40,8 +40,12 @@ def generator_dag(knit_conn_id: str = KnitHook.default_conn_name) -> DAG:
     return dag
 
 
-def plan_dag(plan: PlanDag, knit_conn_id: str = KnitHook.default_conn_name) -> DAG:
-    """One DagRun per Knit Run (run id ``knit__<run id>``); unpaused at creation when the Plan is active."""
+def plan_dag(plan: PlanDag, knit_conn_id: str = KnitHook.default_conn_name, runner: str = "process") -> DAG:
+    """One DagRun per Knit Run (run id ``knit__<run id>``); unpaused at creation when the Plan is active.
+
+    The task is a ``KnitPodOperator`` (the real KubernetesPodOperator) with the kubernetes runner, else a
+    ``KnitRunOperator``.
+    """
     ports = "\n".join([f"- in `{p}`" for p in plan.inputs] + [f"- out `{p}`" for p in plan.outputs])
     with DAG(
         plan.dag_id,
@@ -54,14 +58,20 @@ def plan_dag(plan: PlanDag, knit_conn_id: str = KnitHook.default_conn_name) -> D
         description=plan.description,
         doc_md=f"**Knit Plan** `{plan.plan_id}`\n\nimage `{plan.image}`\n\n{ports}",
     ) as dag:
-        KnitRunOperator(task_id="run", plan_id=plan.plan_id, knit_conn_id=knit_conn_id)
+        if runner == "kubernetes":
+            from knit_provider.operators.pod import KnitPodOperator  # KPO costs seconds to import: only if used
+
+            KnitPodOperator(task_id="run", plan_id=plan.plan_id, knit_conn_id=knit_conn_id)
+        else:
+            KnitRunOperator(task_id="run", plan_id=plan.plan_id, knit_conn_id=knit_conn_id)
     return dag
 
 
 def knit_dags(knit_conn_id: str = KnitHook.default_conn_name) -> dict[str, DAG]:
     """All of Knit's DAGs by id, read from the catalog now (the DAG processor re-runs this at every parse)."""
     dags = {GENERATOR_DAG_ID: generator_dag(knit_conn_id)}
-    with KnitHook(knit_conn_id).get_conn() as knit:
+    hook = KnitHook(knit_conn_id)
+    with hook.get_conn() as knit:
         for plan in plan_dags(knit.engine):
-            dags[plan.dag_id] = plan_dag(plan, knit_conn_id)
+            dags[plan.dag_id] = plan_dag(plan, knit_conn_id, hook.settings.runner)
     return dags

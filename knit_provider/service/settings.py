@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from knit_provider.catalog.engine import knit_home
 from knit_provider.core.errors import InvalidInput
 from knit_provider.core.options import OPTIONS, RUNNERS
+from knit_provider.runners.kubernetes.config import KubernetesSettings
 from knit_provider.service.context import Knit
 
 
@@ -26,6 +27,7 @@ class KnitSettings:
     poll_interval_s: float
     reconcile_interval_s: float
     redispatch_after_s: float
+    kubernetes: KubernetesSettings = field(default_factory=KubernetesSettings)
 
     @classmethod
     def resolve(cls, lookup: Callable[[str], str | None] = lambda _key: None) -> KnitSettings:
@@ -49,6 +51,7 @@ class KnitSettings:
             poll_interval_s=_seconds(get, "poll_interval"),
             reconcile_interval_s=_seconds(get, "reconcile_interval"),
             redispatch_after_s=_seconds(get, "redispatch_after"),
+            kubernetes=KubernetesSettings.parse(get),
         )
 
     @property
