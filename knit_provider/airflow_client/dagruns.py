@@ -8,7 +8,7 @@ not started here (Airflow down, the Plan's DAG not parsed yet) is released and s
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,12 +87,15 @@ class DagRunStarter:
             return reply
         raise AirflowUnavailable(f"{method} {path}: HTTP {reply.status_code}: {reply.text[:300]}")
 
-    def start(self, dag_id: str, dagrun_id: str, conf: dict[str, str], note: str) -> None:
-        """Idempotent: an existing DagRun counts as started unless it already finished, then it is cleared."""
+    def start(
+        self, dag_id: str, dagrun_id: str, conf: dict[str, str], note: str, *, may_clear: Callable[[], bool]
+    ) -> None:
+        """Idempotent: an existing DagRun counts as started; a finished one is cleared to run again only when
+        ``may_clear()`` says so (a retried Run, not a stale claim on a Run another dispatcher already ran)."""
         body = {"dag_run_id": dagrun_id, "logical_date": None, "conf": conf, "note": note}
         created = self._call("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body, ok=(409,))
         if created.status_code != 409:
             return
         existing = self._call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{dagrun_id}").json()
-        if existing.get("state") in FINISHED:
+        if existing.get("state") in FINISHED and may_clear():
             self._call("POST", f"/api/v2/dags/{dag_id}/dagRuns/{dagrun_id}/clear", json={"dry_run": False})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from airflow.sdk.exceptions import AirflowRuntimeError
 
 from knit_provider.hooks import dagruns
@@ -10,13 +12,15 @@ from knit_provider.service.execution import Dispatch
 from knit_provider.service.starting import DispatchReport, note_for, start_claimed
 
 
-def start_dagrun(dispatch: Dispatch) -> None:
-    """Create the Run's DagRun; a finished DagRun of a retried Run is cleared to run again."""
+def start_dagrun(dispatch: Dispatch, still_waiting: Callable[[], bool]) -> None:
+    """Create the Run's DagRun; a finished DagRun of a retried Run (waiting again) is cleared to run again, never
+    one that a stale claim finds already run by another dispatcher."""
     outcome = dagruns.trigger(dispatch.dag_id, dispatch.dagrun_id, conf=dispatch.conf, note=note_for(dispatch))
-    if outcome is dagruns.Outcome.EXISTS and dagruns.state(dispatch.dag_id, dispatch.dagrun_id) in (
+    finished = outcome is dagruns.Outcome.EXISTS and dagruns.state(dispatch.dag_id, dispatch.dagrun_id) in (
         "success",
         "failed",
-    ):
+    )
+    if finished and still_waiting():
         dagruns.trigger(dispatch.dag_id, dispatch.dagrun_id, conf=dispatch.conf, reset=True)
 
 

@@ -11,16 +11,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from knit_provider.airflow_client.dagruns import AirflowUnavailable, DagRunStarter
+from knit_provider.core.lifecycle import RunStatus
 from knit_provider.core.options import OPTIONS
 from knit_provider.service.context import Knit
-from knit_provider.service.execution import Dispatch, claim_dispatchable, mark_dispatched, release_claim
+from knit_provider.service.execution import Dispatch, claim_dispatchable, mark_dispatched, release_claim, status_of
 
 log = logging.getLogger(__name__)
 
-#: Starts one Run's DagRun; raises to refuse (the message says why).
-Starter = Callable[[Dispatch], None]
+#: Starts one Run's DagRun; raises to refuse (the message says why). Its second argument, ``still_waiting()``,
+#: says whether a finished DagRun found for the Run may be cleared to run again: yes for a retried Run (waiting
+#: again), no when the claim went stale and another dispatcher's DagRun already ran it.
+Starter = Callable[[Dispatch, Callable[[], bool]], None]
 
 
 @dataclass
@@ -37,6 +41,10 @@ def note_for(dispatch: Dispatch) -> str:
     return f"Knit Run `{dispatch.run_id}` ([details](/knit/api/runs/{dispatch.run_id}))"
 
 
+def _still_waiting(knit: Knit, run_id: str) -> bool:
+    return status_of(knit, run_id) is RunStatus.WAITING
+
+
 def start_claimed(
     knit: Knit,
     dispatches: list[Dispatch],
@@ -48,7 +56,7 @@ def start_claimed(
     report = DispatchReport()
     for dispatch in dispatches:
         try:
-            start(dispatch)
+            start(dispatch, partial(_still_waiting, knit, dispatch.run_id))
         except refusals as err:
             report.deferred[dispatch.run_id] = f"{dispatch.dag_id}: {err}"
             if release_refused:
@@ -79,7 +87,7 @@ def start_through_api(knit: Knit, starter: DagRunStarter, *, run_ids: list[str] 
     Airflow's REST API; whatever Airflow refuses is left to the generator."""
     return start_waiting(
         knit,
-        lambda d: starter.start(d.dag_id, d.dagrun_id, d.conf, note_for(d)),
+        lambda d, still_waiting: starter.start(d.dag_id, d.dagrun_id, d.conf, note_for(d), may_clear=still_waiting),
         refusals=(AirflowUnavailable,),
         redispatch_after_s=float(OPTIONS["redispatch_after"][0]),
         run_ids=run_ids,

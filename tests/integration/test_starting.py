@@ -30,7 +30,7 @@ def test_started_runs_become_ready_and_refused_ones_go_back_to_the_generator(kni
     accepted, refused = two_waiting
     seen: list[tuple[str, str, dict]] = []
 
-    def start(dispatch: execution.Dispatch) -> None:
+    def start(dispatch: execution.Dispatch, still_waiting) -> None:
         if dispatch.run_id == refused:
             raise AirflowUnavailable("HTTP 404: DAG not found")
         seen.append((dispatch.dag_id, dispatch.dagrun_id, dispatch.conf))
@@ -50,7 +50,7 @@ def test_started_runs_become_ready_and_refused_ones_go_back_to_the_generator(kni
 def test_the_generator_keeps_its_claim_on_a_refusal_so_it_does_not_spin(knit, two_waiting) -> None:
     claimed = execution.claim_dispatchable(knit, redispatch_after_s=60)
 
-    def refuse(dispatch: execution.Dispatch) -> None:
+    def refuse(dispatch: execution.Dispatch, still_waiting) -> None:
         raise AirflowUnavailable("not parsed yet")
 
     report = start_claimed(knit, claimed, refuse, refusals=(AirflowUnavailable,), release_refused=False)
@@ -60,11 +60,29 @@ def test_the_generator_keeps_its_claim_on_a_refusal_so_it_does_not_spin(knit, tw
 
 
 def test_an_unexpected_error_is_not_swallowed(knit, two_waiting) -> None:
-    def broken(dispatch: execution.Dispatch) -> None:
+    def broken(dispatch: execution.Dispatch, still_waiting) -> None:
         raise ValueError("a bug, not a refusal")
 
     with pytest.raises(ValueError):
         start_waiting(knit, broken, refusals=(AirflowUnavailable,), redispatch_after_s=60)
+
+
+def test_a_finished_dagrun_may_be_cleared_only_for_a_run_that_waits_again(knit, two_waiting) -> None:
+    """A stale claim must not re-run a Run another dispatcher already ran; a retried Run must run again."""
+    answers: dict[str, bool] = {}
+
+    def start(dispatch: execution.Dispatch, still_waiting) -> None:
+        answers[dispatch.run_id] = still_waiting()
+
+    stale, retried = two_waiting
+    claimed = {d.run_id: d for d in execution.claim_dispatchable(knit, redispatch_after_s=60)}
+    execution.mark_dispatched(knit, stale)  # another dispatcher started it; it ran to the end
+    assignment = execution.start_attempt(knit, stale)
+    assert isinstance(assignment, execution.Assignment)
+    execution.conclude(knit, stale, exit_code=0, message="")
+    start_claimed(knit, [claimed[stale], claimed[retried]], start, refusals=(), release_refused=False)
+    assert answers == {stale: False, retried: True}
+    assert status(knit, stale) == "done", "the stale claim changed nothing"
 
 
 def test_the_note_links_the_run(two_waiting) -> None:
