@@ -1,6 +1,12 @@
-"""Registers Knit's Airflow plugin from a plugins folder (the installed provider also registers it through
-its ``airflow.plugins`` entry point; Airflow keeps one of the two, by name)."""
+"""Registers Knit's Airflow plugin from a plugins folder, for an Airflow that does not load plugin entry points.
 
-from knit_provider.api.plugin import KnitPlugin
+The installed provider registers ``KnitPlugin`` through its ``airflow.plugins`` entry point; exporting it here as
+well would make Airflow report a duplicate ("Plugin 'knit' already registered") as an import error.
+"""
 
-__all__ = ["KnitPlugin"]
+from importlib.metadata import entry_points
+
+if not entry_points(group="airflow.plugins", name="knit"):
+    from knit_provider.api.plugin import KnitPlugin
+
+    __all__ = ["KnitPlugin"]

@@ -6,12 +6,14 @@ A Run without inputs (an upload) gets a ``root#N`` node in front of it.
 
 Beyond Knitfab: every text a user wrote (tags, paths, images, annotations) is escaped for where it lands, HTML
 inside ``label=<...>`` (including ``{ } |``) and DOT inside quoted strings; timestamps are printed as the catalog
-gives them (UTC ``+00:00``), not converted to the local zone.
+gives them (UTC ``+00:00``), not converted to the local zone. Given a ``link`` function, ``to_dot`` also makes
+every Data, Run and Plan node a hyperlink (``URL``/``tooltip``, an ``<a>`` in SVG) for the web pages; without
+one the text is Knitfab's, byte for byte.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 KEY_ID = "knit#id"
@@ -69,6 +71,17 @@ def dot_escape(text: str) -> str:
     return text.translate(_QUOTED)
 
 
+#: ``link(kind, id)`` with kind ``data``, ``run`` or ``plan``: the URL that node should open, or None for none.
+NodeLink = Callable[[str, str], str | None]
+
+
+def _link_lines(url: str | None, tooltip: str, indent: str) -> str:
+    """``URL`` and ``tooltip`` attribute lines (graphviz draws the node inside an SVG ``<a>``); none without a URL."""
+    if not url:
+        return ""
+    return f'{indent}URL="{dot_escape(url)}"\n{indent}tooltip="{dot_escape(tooltip)}"\n'
+
+
 def _title(plan: Mapping) -> str:
     """``image = repo:tag`` for an image plan, else the pseudo plan's name (``knit#uploaded``)."""
     if plan.get("image"):
@@ -110,7 +123,7 @@ class DataNode:
             emphasize=emphasize,
         )
 
-    def write(self, out: list[str]) -> None:
+    def write(self, out: list[str], url: str | None = None) -> None:
         system: list[str] = []
         user: list[str] = []
         for tag in self.tags:
@@ -121,11 +134,13 @@ class DataNode:
                 system.append(html_escape(tag))
             elif key != KEY_ID:
                 user.append(f"<B>{html_escape(key)}</B>:{html_escape(value)}")
+        link = _link_lines(url, f"Data {self.knit_id}", "\t\t")
         subheader = f'<TR><TD COLSPAN="2"><FONT POINT-SIZE="8">{" | ".join(system)}</FONT></TD></TR>' if system else ""
         out.append(
             f'\t"{dot_escape(self.node_id)}"[\n'
             "\t\tshape=none\n"
             f'\t\tcolor="{DATA_COLOR}"\n'
+            f"{link}"
             "\t\tlabel=<\n"
             '\t\t\t<TABLE CELLSPACING="0">\n'
             f'\t\t\t\t<TR><TD BGCOLOR="{DATA_COLOR}"><FONT COLOR="#FFFFFF"><B>Data</B></FONT></TD>'
@@ -169,15 +184,17 @@ class RunNode:
             emphasize=emphasize,
         )
 
-    def write(self, out: list[str]) -> None:
+    def write(self, out: list[str], url: str | None = None) -> None:
         status = html_escape(self.status)
         color = _STATUS_COLORS.get(self.status)
         if color:
             status = f'<FONT COLOR="{color}"><B>{status}</B></FONT>'
+        link = _link_lines(url, f"Run {self.run_id}", "\t\t")
         out.append(
             f'\t"{dot_escape(self.node_id)}"[\n'
             "\t\tshape=none\n"
             f'\t\tcolor="{RUN_COLOR}"\n'
+            f"{link}"
             "\t\tlabel=<\n"
             '\t\t\t<TABLE CELLSPACING="0">\n'
             f'\t\t\t\t<TR><TD BGCOLOR="{RUN_COLOR}"><FONT COLOR="#FFFFFF"><B>Run</B></FONT></TD><TD>{status}</TD>'
@@ -241,7 +258,7 @@ class PlanNode:
             emphasize=emphasize,
         )
 
-    def write(self, out: list[str]) -> None:
+    def write(self, out: list[str], url: str | None = None) -> None:
         node = dot_escape(self.node_id)
         out.append("\tsubgraph {\n")
         for path in self.inputs:
@@ -252,10 +269,12 @@ class PlanNode:
         for annotation in self.annotations:
             key, _, value = annotation.partition("=")
             annotations.append(f"<B>{html_escape(key)}</B>={html_escape(value)}")
+        link = _link_lines(url, f"Plan {self.plan_id}", "\t\t\t")
         out.append(
             f'\t\t"{node}"[\n'
             "\t\t\tshape=none\n"
             f'\t\t\tcolor="{PLAN_COLOR}"\n'
+            f"{link}"
             "\t\t\tlabel=<\n"
             '\t\t\t\t<TABLE CELLSPACING="0">\n'
             f'\t\t\t\t\t<TR><TD BGCOLOR="{PLAN_COLOR}"><FONT COLOR="#FFFFFF"><B>Plan</B></FONT></TD>'
@@ -354,15 +373,15 @@ class Graph:
             self._link(plan_id in self.plans, "p" + plan_id, Edge(node.port_id(port), target))
         return node
 
-    def to_dot(self) -> str:
-        """The DOT text, byte for byte in Knitfab's layout (no trailing newline)."""
+    def to_dot(self, *, link: NodeLink | None = None) -> str:
+        """The DOT text, byte for byte in Knitfab's layout (no trailing newline); ``link`` adds node hyperlinks."""
         out: list[str] = [HEADER]
         for data in self.data.values():
-            data.write(out)
+            data.write(out, link("data", data.knit_id) if link else None)
         for run in self.runs.values():
-            run.write(out)
+            run.write(out, link("run", run.run_id) if link else None)
         for plan in self.plans.values():
-            plan.write(out)
+            plan.write(out, link("plan", plan.plan_id) if link else None)
         for index in range(len(self.roots)):
             out.append(f'\t"root#{index}"[shape=Mdiamond];\n')
         out.append("\n")

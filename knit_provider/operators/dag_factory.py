@@ -13,7 +13,7 @@ from airflow.sdk import DAG
 from knit_provider.hooks.knit import KnitHook
 from knit_provider.operators.run import KnitRunOperator
 from knit_provider.sensors.catalog import KnitGeneratorSensor
-from knit_provider.service.execution import PlanDag, plan_dags
+from knit_provider.service.execution import RUN_TASK_ID, PlanDag, plan_dags
 
 GENERATOR_DAG_ID = "knit_generator"
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -70,9 +70,9 @@ def plan_dag(plan: PlanDag, knit_conn_id: str = KnitHook.default_conn_name, runn
         if runner == "kubernetes":
             from knit_provider.operators.pod import KnitPodOperator  # KPO costs seconds to import: only if used
 
-            KnitPodOperator(task_id="run", plan_id=plan.plan_id, knit_conn_id=knit_conn_id)
+            KnitPodOperator(task_id=RUN_TASK_ID, plan_id=plan.plan_id, knit_conn_id=knit_conn_id)
         else:
-            KnitRunOperator(task_id="run", plan_id=plan.plan_id, knit_conn_id=knit_conn_id)
+            KnitRunOperator(task_id=RUN_TASK_ID, plan_id=plan.plan_id, knit_conn_id=knit_conn_id)
     return dag
 
 

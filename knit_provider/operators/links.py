@@ -17,4 +17,4 @@ class KnitRunLink(BaseOperatorLink):
 
     def get_link(self, operator, *, ti_key) -> str:
         run_id = knit_run_id_of(ti_key.run_id)
-        return f"/knit/api/runs/{run_id}" if run_id else ""
+        return f"/knit/runs/{run_id}" if run_id else ""

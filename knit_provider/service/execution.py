@@ -28,6 +28,8 @@ from knit_provider.service.context import Knit
 S = RunStatus
 DAG_PREFIX = "knit_plan__"
 DAGRUN_PREFIX = "knit__"
+#: The one task of every Plan's DAG (Airflow's task log page of a Run is under it).
+RUN_TASK_ID = "run"
 #: Statuses an executor holds (or should hold): the ones reconciliation checks against the executor.
 HELD = frozenset(LIVE - {S.WAITING, S.DEACTIVATED})
 EXIT_LOST = 255

@@ -38,7 +38,7 @@ class DispatchReport:
 
 def note_for(dispatch: Dispatch) -> str:
     """The DagRun's note: the Knit Run it carries, linked to the Knit API."""
-    return f"Knit Run `{dispatch.run_id}` ([details](/knit/api/runs/{dispatch.run_id}))"
+    return f"Knit Run `{dispatch.run_id}` ([details](/knit/runs/{dispatch.run_id}))"
 
 
 def _still_waiting(knit: Knit, run_id: str) -> bool:

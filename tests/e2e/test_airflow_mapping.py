@@ -27,7 +27,7 @@ def test_each_run_is_a_dagrun_of_its_plans_dag_carrying_and_linking_its_id(airfl
     dag_id = plan_dag_id(IMAGE, plan_id)
     dag_run = airflow.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{dagrun_id(run['runId'])}")
     assert dag_run["conf"]["knit_run_id"] == run["runId"]
-    assert run["runId"] in dag_run["note"] and f"/knit/api/runs/{run['runId']}" in dag_run["note"]
+    assert run["runId"] in dag_run["note"] and f"/knit/runs/{run['runId']}" in dag_run["note"]
     dag = airflow.api("GET", f"/api/v2/dags/{dag_id}")
     assert not dag["is_paused"] and "knit" in [t["name"] for t in dag["tags"]]
     log = (knit.store.path(runs.show(knit, run["runId"])["log"]["knitId"]) / "log").read_text()

@@ -53,7 +53,14 @@ def test_airflow_loads_the_plugin_from_its_entry_point(airflow_env) -> None:
     plugins = {p["name"]: p for p in json.loads(airflow(airflow_env, "plugins", "-o", "json"))}
     knit = plugins["knit"]
     assert knit["fastapi_apps"][0]["url_prefix"] == "/knit"
-    assert knit["external_views"][0]["destination"] == "dag_run"
+    views = {v["destination"]: v for v in knit["external_views"]}
+    assert views["dag_run"]["href"] == "/knit/runs/{RUN_ID}" and views["dag"]["href"] == "/knit/plans/dag/{DAG_ID}"
+    assert {v["name"] for v in knit["external_views"] if v["destination"] == "nav"} == {
+        "Data",
+        "Plans",
+        "Runs",
+        "Lineage",
+    }
 
 
 def test_the_hook_prefers_connection_extras_then_config_then_env(monkeypatch, tmp_path) -> None:

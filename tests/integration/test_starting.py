@@ -87,4 +87,4 @@ def test_a_finished_dagrun_may_be_cleared_only_for_a_run_that_waits_again(knit, 
 
 def test_the_note_links_the_run(two_waiting) -> None:
     dispatch = execution.Dispatch(run_id=two_waiting[0], plan_id="p", dag_id="d")
-    assert note_for(dispatch) == f"Knit Run `{two_waiting[0]}` ([details](/knit/api/runs/{two_waiting[0]}))"
+    assert note_for(dispatch) == f"Knit Run `{two_waiting[0]}` ([details](/knit/runs/{two_waiting[0]}))"
