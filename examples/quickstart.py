@@ -153,6 +153,18 @@ def report(qs: Quickstart, out_dir: Path) -> None:
         console.print(f"[bold]A Run's log[/] (preprocess v2): {log}")
 
 
+def start_fresh(airflow: Standalone) -> None:
+    """Stop one left running from before, empty the knit home, start Airflow and wait until it is healthy."""
+    airflow.stop()
+    shutil.rmtree(airflow.knit_home, ignore_errors=True)
+    airflow.knit_home.mkdir(parents=True)
+    console.rule("airflow standalone")
+    console.print(f"starting under {airflow.airflow_home} (log: {airflow.log_file}) ...")
+    started = time.monotonic()
+    airflow.start()
+    console.print(f"healthy after {time.monotonic() - started:.0f}s at {airflow.url}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, default=Path(".knit-quickstart"), help="knit home (wiped first)")
@@ -166,15 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.stop:
         airflow.stop()
         return 0
-    airflow.stop()  # a quickstart left running from before
-    shutil.rmtree(home, ignore_errors=True)
-    home.mkdir(parents=True)
-
-    console.rule("airflow standalone")
-    console.print(f"starting under {airflow.airflow_home} (log: {airflow.log_file}) ...")
-    started = time.monotonic()
-    airflow.start()
-    console.print(f"healthy after {time.monotonic() - started:.0f}s at {airflow.url}")
+    start_fresh(airflow)
     qs = Quickstart(airflow, args.timeout)
     ok = True
     try:

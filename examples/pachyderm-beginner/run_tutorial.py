@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -137,15 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.stop:
         airflow.stop()
         return 0
-    airflow.stop()  # a tutorial left running from before
-    shutil.rmtree(home, ignore_errors=True)
-    home.mkdir(parents=True)
-
-    console.rule("airflow standalone")
-    console.print(f"starting under {airflow.airflow_home} (log: {airflow.log_file}) ...")
-    started = time.monotonic()
-    airflow.start()
-    console.print(f"healthy after {time.monotonic() - started:.0f}s at {airflow.url}")
+    quickstart.start_fresh(airflow)
     tutorial = Tutorial(airflow, args.timeout)
     try:
         console.rule("the seven Plans")
