@@ -9,7 +9,6 @@ whose tags are markup and script (for the escaping tests).
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,21 +19,12 @@ from knit_provider.local.standalone import Standalone, free_port
 from knit_provider.service import Knit, data, plans, runs
 from knit_provider.service.execution import plan_dag_id
 from knit_provider.testing.browser import artifacts_dir, chromium
+from knit_provider.testing.waiting import wait_until
 
 IMAGE = "knit-browser/sh:1.0"
 SCRIPT_TAG = "evil:<script>alert(1)</script>"
 IMG_TAG = 'html:<img src=x onerror="alert(2)">&amp;'
 WAIT = 90
-
-
-def wait_until(predicate: Callable[[], object], timeout: float, what: str) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:.0f}s: {what}")
 
 
 def sh_plan(tag_in: str, tag_out: str, script: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -70,16 +69,6 @@ def apply_plan(airflow: Standalone, knit: Knit) -> Callable[[str], str]:
         return plan["planId"]
 
     return apply
-
-
-def wait_until(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.5) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s: {what}")
 
 
 def runs_of(knit: Knit, plan_id: str) -> list[dict]:

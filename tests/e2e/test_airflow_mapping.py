@@ -10,8 +10,9 @@ import pytest
 
 from knit_provider.service import data, plans, runs
 from knit_provider.service.execution import dagrun_id, plan_dag_id
+from knit_provider.testing.waiting import wait_until
 
-from .conftest import runs_of, sh_plan, wait_until
+from .conftest import runs_of, sh_plan
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 IMAGE = "knit-e2e/sh:1.0"

@@ -10,8 +10,9 @@ from knit_provider.local.standalone import Standalone, free_port
 from knit_provider.service import Knit, data, plans
 from knit_provider.service.execution import plan_dag_id
 from knit_provider.testing.docker import DEBIAN_PYTHON_IMAGE
+from knit_provider.testing.waiting import wait_until
 
-from .conftest import runs_of, wait_until, write_image_map
+from .conftest import runs_of, write_image_map
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.docker]
 IMAGE = "localhost:30503/knit-e2e-docker:v1.0"

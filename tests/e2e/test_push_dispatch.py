@@ -13,8 +13,9 @@ import pytest
 from knit_provider.local.standalone import Standalone
 from knit_provider.service import Knit
 from knit_provider.service.execution import dagrun_id, plan_dag_id
+from knit_provider.testing.waiting import wait_until
 
-from .conftest import runs_of, sh_plan, wait_until
+from .conftest import runs_of, sh_plan
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -22,8 +22,9 @@ from knit_provider.local.cluster import AirflowCluster
 from knit_provider.local.standalone import free_port
 from knit_provider.service import Knit, data, plans, runs
 from knit_provider.service.execution import dagrun_id, plan_dag_id
+from knit_provider.testing.waiting import wait_until
 
-from .conftest import TRIVIAL_CONTEXT, sh_plan, wait_until, write_image_map
+from .conftest import TRIVIAL_CONTEXT, sh_plan, write_image_map
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgresql, pytest.mark.slow]
 

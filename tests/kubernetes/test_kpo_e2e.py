@@ -12,7 +12,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ from knit_provider.runners.kubernetes.pod_spec import ANNOTATION, LABEL
 from knit_provider.service import Knit, data, plans, runs
 from knit_provider.service.execution import dagrun_id, plan_dag_id
 from knit_provider.testing.kube_standin import KubeStandin
+from knit_provider.testing.waiting import wait_until
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.e2e, pytest.mark.slow]
 
@@ -30,16 +31,6 @@ SH = "knit-e2e/sh:1.0"
 FIRST = REPO / "examples" / "first-knitfab"
 LAUNCH_TIMEOUT_S = 8  # [knit] kubernetes_startup_timeout and kubernetes_schedule_timeout below
 BROKEN_CLAIM = "broken-claim"  # a claim the stand-in knows whose directory does not exist: mounts fail
-
-
-def wait_until(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.5) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s: {what}")
 
 
 def sh_plan(tag: str, script: str, extra: str = "", image: str = SH) -> str:
