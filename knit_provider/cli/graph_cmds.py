@@ -9,15 +9,7 @@ import click
 from knit_provider.cli.backend import open_backend
 from knit_provider.cli.data_cmds import data
 from knit_provider.cli.plan_cmds import plan
-from knit_provider.core.errors import InvalidInput
-
-
-def _depth(value: str) -> int | None:
-    if value == "all":
-        return None
-    if not value.isdigit() or int(value) < 1:
-        raise InvalidInput(f"must be a positive number or 'all', not {value!r}", field="--numbers")
-    return int(value)
+from knit_provider.core.graphs import parse_depth
 
 
 def _check_output(fmt: str, out: Path | None) -> None:
@@ -58,7 +50,7 @@ def graph_options(command):
 def lineage(upstream: bool, downstream: bool, numbers: str, fmt: str, out: Path | None, knit_id: str) -> None:
     """Draw the lineage around a Data: the Runs and Data it came from and that came from it."""
     _check_output(fmt, out)
-    depth = _depth(numbers)
+    depth = parse_depth(numbers, field="--numbers")
     with open_backend() as backend:
         dot = backend.graphs.lineage(knit_id, upstream=upstream, downstream=downstream, depth=depth)
     _output(dot, fmt, out)
@@ -70,7 +62,7 @@ def lineage(upstream: bool, downstream: bool, numbers: str, fmt: str, out: Path 
 def graph(upstream: bool, downstream: bool, numbers: str, fmt: str, out: Path | None, plan_id: str) -> None:
     """Draw which Plans feed a Plan and which it feeds (outputs whose tags include an input's tags)."""
     _check_output(fmt, out)
-    depth = _depth(numbers)
+    depth = parse_depth(numbers, field="--numbers")
     with open_backend() as backend:
         dot = backend.graphs.plan_graph(plan_id, upstream=upstream, downstream=downstream, depth=depth)
     _output(dot, fmt, out)

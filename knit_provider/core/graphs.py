@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from knit_provider.core.errors import InvalidInput
+
 KEY_ID = "knit#id"
 KEY_TIMESTAMP = "knit#timestamp"
 KEY_TRANSIENT = "knit#transient"
@@ -394,3 +396,12 @@ def write_edges(edges: Iterable[Edge], out: list[str]) -> None:
     for edge in edges:
         label = f' [label="{dot_escape(edge.label)}"]' if edge.label else ""
         out.append(f'\t"{dot_escape(edge.source)}" -> "{dot_escape(edge.target)}"{label};\n')
+
+
+def parse_depth(text: str, *, field: str) -> int | None:
+    """A depth as users write it (``-n 3``, ``depth=all``): a positive number, or ``all`` (None: no limit)."""
+    if text == "all":
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise InvalidInput(f"must be a positive number or 'all', not {text!r}", field=field)
+    return int(text)

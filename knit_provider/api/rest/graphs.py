@@ -15,8 +15,7 @@ from fastapi.responses import JSONResponse, Response
 
 from knit_provider.api.rest.common import READ, KnitDep, resource_router
 from knit_provider.api.rest.models import GraphJson
-from knit_provider.core.errors import InvalidInput
-from knit_provider.core.graphs import Graph
+from knit_provider.core.graphs import Graph, parse_depth
 from knit_provider.service import graphs as graph_service
 
 router = resource_router("", "graphs")
@@ -47,18 +46,10 @@ class Tracing:
     def __init__(self, upstream: Upstream = False, downstream: Downstream = False, depth: Depth = "3") -> None:
         self.upstream = upstream
         self.downstream = downstream
-        self.depth = _depth(depth)
+        self.depth = parse_depth(depth, field="depth")
 
 
 TracingDep = Annotated[Tracing, Depends()]
-
-
-def _depth(value: str) -> int | None:
-    if value == "all":
-        return None
-    if not value.isdigit() or int(value) < 1:
-        raise InvalidInput(f"must be a positive number or 'all', not {value!r}", field="depth")
-    return int(value)
 
 
 def _reply(graph: Graph, fmt: Format) -> Response:
