@@ -129,6 +129,18 @@ class Standalone:
             path.chmod(0o600)
         return path.read_text().strip()
 
+    def __enter__(self) -> Standalone:
+        """``with Standalone(...) as airflow:`` starts it (stopping whatever a failed start left) and stops it."""
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def start(self, *, timeout: float = 180.0) -> None:
         """Start in its own process group with SIGINT restored (so it can be stopped cleanly), wait for health."""
         self.configure()

@@ -75,17 +75,13 @@ def standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standalone]
     (images / "sh" / "Dockerfile").write_text('FROM busybox\nWORKDIR /\nENTRYPOINT ["sh", "-c"]\n')
     (images / "images.yaml").write_text(f"{SH_IMAGE!r}: sh\n")
     users = ",".join(f"{name}:{role}" for name, role in USERS.items())
-    server = Standalone(
+    with Standalone(
         knit_home=tmp_path_factory.mktemp("api-home"),
         port=free_port(),
         image_maps=[images / "images.yaml"],
         extra_env={"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": users},
-    )
-    server.start()
-    try:
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

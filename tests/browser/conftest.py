@@ -55,12 +55,8 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standalone]:
     (context / "Dockerfile").write_text('FROM busybox\nWORKDIR /\nENTRYPOINT ["sh", "-c"]\n')
     image_map = context.parent / f"{context.name}.yaml"
     image_map.write_text(json.dumps({IMAGE: str(context)}) + "\n")
-    server = Standalone(knit_home=home, port=free_port(), image_maps=[image_map])
-    server.start()
-    try:
+    with Standalone(knit_home=home, port=free_port(), image_maps=[image_map]) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -42,12 +42,8 @@ def mode(request: pytest.FixtureRequest) -> str:
 def knit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnitApiServer]:
     """One real api-server with the Knit plugin for the remote mode; no DAGs, so no Run ever executes."""
     dags = tmp_path_factory.mktemp("no-dags")
-    server = KnitApiServer(knit_home=tmp_path_factory.mktemp("server-home"), port=free_port(), dags_folder=dags)
-    server.start()
-    try:
+    with KnitApiServer(knit_home=tmp_path_factory.mktemp("server-home"), port=free_port(), dags_folder=dags) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -32,12 +32,8 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standalone]:
     """One standalone for the session, process runner, a trivial ``sh -c`` image mapped."""
     home = tmp_path_factory.mktemp("e2e-home")
     image_map = write_image_map(tmp_path_factory.mktemp("e2e-images"), {"knit-e2e/sh:1.0": TRIVIAL_CONTEXT})
-    server = Standalone(knit_home=home, port=free_port(), image_maps=[image_map])
-    server.start()
-    try:
+    with Standalone(knit_home=home, port=free_port(), image_maps=[image_map]) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -38,18 +38,14 @@ def docker_airflow(dockerd, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             }
         },
     )
-    server = Standalone(
+    with Standalone(
         knit_home=tmp_path_factory.mktemp("docker-home"),
         port=free_port(),
         runner="docker",
         image_maps=[image_map],
         extra_env={"DOCKER_HOST": dockerd.host},
-    )
-    server.start()
-    try:
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_a_plan_runs_in_its_real_image_built_locally(docker_airflow, dockerd, tmp_path) -> None:
