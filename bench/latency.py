@@ -9,7 +9,7 @@ after one warm-up round of each, so machine noise hits both alike.
   A round starts just before ``data.push_dir`` of a fresh small directory tagged ``bench:raw`` and ends at the
   stage-3 Run's ``finished_at`` in the catalog (the time the Run became done, written by its task). As
   ``knit data push`` does when its profile names the Airflow, the push then starts the new Run's DagRun through
-  Airflow's REST API (``service.starting.start_through_api``, with a token fetched once, as the asset side's);
+  Airflow's REST API (the CLI's ``AirflowApiDispatcher``, with a token fetched once, as the asset side's);
   ``--generator-only`` leaves that to the generator instead.
 - **airflow_assets**: ``bench_chain_1`` (scheduled on ``Asset("bench_start")``, outlet ``bench_s1``) ->
   ``bench_chain_2`` -> ``bench_chain_3``; each task copies a small directory (``shutil.copytree``); the last one
@@ -18,6 +18,9 @@ after one warm-up round of each, so machine noise hits both alike.
 - ``chain_3_total_s``: median over rounds (each round is reported too); ``ratio`` = knit / airflow_assets.
 - ``per_stage_overhead_s`` = (knit ``chain_3_total_s`` - program time) / 3, the program time being three runs of
   the same program through the process runner directly.
+- ``asset_consumer``: from a stage-1 output usable to a classic DAG on ``KnitAsset(tags=["bench:s1"])`` starting its
+  task, against ``bench_chain_1``'s task end to a classic DAG on ``Asset("bench_s1")`` starting its task
+  (``bench/asset_consumer.py``; ``knit_s``, ``airflow_s``, ``ratio``, target <= 1.25).
 - ``stage_s``: per-stage medians (stage k ends when Run k is done / DAG k's task ended), and per round a timeline
   relative to the round's start: catalog times (Run created, claimed for dispatch, done) and Airflow's (DagRun
   queued, task queued / started / ended, the generator's sensor and dispatch task).
@@ -40,17 +43,18 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from asset_consumer import AssetConsumers, summary  # bench/asset_consumer.py: the asset_consumer figure
+from knit_dev.standalone import REPO, Standalone, free_port
 from sqlalchemy import select
 
-from knit_provider.airflow_client.dagruns import AirflowEndpoint, DagRunStarter
+from knit_provider.airflow_client.dagruns import AirflowEndpoint
 from knit_provider.catalog.models import data_t, run_inputs_t, runs_t
-from knit_provider.local.standalone import REPO, Standalone, free_port
+from knit_provider.cli.backend import AirflowApiDispatcher
+from knit_provider.core.airflow_names import dagrun_id, plan_dag_id
 from knit_provider.runners.base import Mount, RunRequest
 from knit_provider.runners.image_map import ImageMap
 from knit_provider.runners.process import ProcessRunner
 from knit_provider.service import Knit, data, plans
-from knit_provider.service.execution import dagrun_id, plan_dag_id
-from knit_provider.service.starting import start_through_api
 
 IMAGE = "knit-bench:1.0"
 PROGRAM = "cp -r /in/x/. /out/y/"
@@ -160,9 +164,10 @@ class Bench:
         (dags / "bench_asset_chain.py").write_text(
             ASSET_DAG_FILE.format(source=str(source), work=str(self.work / "asset_out"), end_file=str(self.end_file))
         )
+        self.consumers = AssetConsumers(self.work, dags)
         self.airflow = Standalone(knit_home=home, port=free_port(), image_maps=[self.image_map], dags_folder=dags)
         self.knit = Knit.open(home=home)
-        self.starter: DagRunStarter | None = None  # None: the generator alone starts the Runs
+        self.starter: AirflowApiDispatcher | None = None  # None: the generator alone starts the Runs
         self.plan_ids: list[str] = []
         self.asset_id: int | None = None
 
@@ -236,9 +241,7 @@ class Bench:
     def knit_round(self, label: str) -> dict:
         payload = make_payload(self.work / "payloads" / label, label)
         t0 = time.time()
-        knit_id = data.push_dir(self.knit, payload, ["bench:raw"])["knitId"]
-        if self.starter is not None:  # what `knit data push` does when its profile names the Airflow
-            start_through_api(self.knit, self.starter)
+        knit_id = data.push_dir(self.knit, payload, ["bench:raw"])["knitId"]  # its dispatcher starts the Run
         push_s = time.time() - t0
         deadline = time.monotonic() + ROUND_TIMEOUT_S
         while True:
@@ -253,6 +256,9 @@ class Bench:
             time.sleep(POLL_S)
         polled_end = time.time()
         total = rows[2]["finished_at"] / 1000 - t0
+        with self.knit.engine.connect() as conn:
+            stage1_output = conn.execute(select(data_t.c.knit_id).where(data_t.c.run_id == rows[0]["run_id"])).scalar()
+        consumer_s = self.consumers.knit_delay(self.airflow, stage1_output, rows[0]["finished_at"] / 1000)
         stages = []
         previous = t0
         for number, (plan_id, row) in enumerate(zip(self.plan_ids, rows, strict=True), start=1):
@@ -283,6 +289,7 @@ class Bench:
             "push_s": round(push_s, 3),
             "stages": stages,
             "generator": self.generator_timeline(t0, polled_end),
+            "asset_consumer_s": consumer_s,
         }
 
     def generator_timeline(self, t0: float, t_end: float) -> dict | None:
@@ -322,6 +329,7 @@ class Bench:
                 raise TimeoutError(f"asset round {label}: bench_chain_3 wrote nothing after {ROUND_TIMEOUT_S:.0f}s")
             time.sleep(POLL_S)
         total = end["t"] - t0
+        consumer_s = self.consumers.airflow_delay(self.airflow)
         stages = []
         previous = t0
         for number, dag_id in enumerate(ASSET_DAGS, start=1):
@@ -344,7 +352,7 @@ class Bench:
             except Exception as exc:
                 stage["airflow_error"] = str(exc)
             stages.append({"stage": number, **stage})
-        return {"total_s": round(total, 3), "stages": stages}
+        return {"total_s": round(total, 3), "stages": stages, "asset_consumer_s": consumer_s}
 
     # ---- the program alone --------------------------------------------------------------------------------
 
@@ -389,8 +397,11 @@ class Bench:
         log(f"healthy after {time.monotonic() - started:.0f}s; waiting for the DAGs")
         self.airflow.wait_for_dags([GENERATOR, *plan_dags, *ASSET_DAGS], timeout=180)
         self.asset_id = self.find_asset_id()
+        self.consumers.wait_ready(self.airflow, self.knit)
         if self.start_at_push:
-            self.starter = DagRunStarter(AirflowEndpoint(self.airflow.url, token=self.airflow.token()))
+            # what `knit data push` does when its profile names the Airflow
+            self.starter = AirflowApiDispatcher(AirflowEndpoint(self.airflow.url, token=self.airflow.token()))
+            self.knit.dispatcher = self.starter
         log(f"DAGs parsed {time.monotonic() - started:.0f}s after start; asset bench_start is id {self.asset_id}")
         knit_rounds, asset_rounds, idle_waits = [], [], []
         for number in range(self.rounds + 1):
@@ -431,6 +442,9 @@ class Bench:
                 "rounds": asset_rounds,
             },
             "ratio": ratio,
+            "asset_consumer": summary(
+                [r["asset_consumer_s"] for r in knit_rounds], [r["asset_consumer_s"] for r in asset_rounds]
+            ),
             "targets": TARGETS,
             "meets_targets": ratio <= TARGETS["ratio"] and overhead <= TARGETS["per_stage_overhead_s"],
             "rounds": self.rounds,

@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from knit_dev import lifecycle
+
 from knit_provider.service import Knit, data, plans, runs
 from knit_provider.service.graphs import lineage, render
 
@@ -36,12 +38,6 @@ def plan_yaml(image: str, level: int, outputs: int) -> str:
     return f"image: bench/{image}:v1\ninputs: [{{path: /in, tags: ['level:{level}']}}]\noutputs: [{outs}]\n"
 
 
-def finish(knit: Knit, run_id: str) -> None:
-    for status in ("ready", "starting", "running"):
-        runs.transition(knit, run_id, status)
-    runs.finish(knit, run_id, exit_code=0)
-
-
 def build(knit: Knit, workdir: Path) -> str:
     a = plans.apply(knit, plan_yaml("a", 0, FAN_A))["planId"]
     b = plans.apply(knit, plan_yaml("b", 1, FAN_B))["planId"]
@@ -52,7 +48,7 @@ def build(knit: Knit, workdir: Path) -> str:
     start = data.push_dir(knit, source, ["level:0", "name:seed"])["knitId"]
     for plan_id in (a, b):
         for run in runs.find(knit, plan_ids=[plan_id]):
-            finish(knit, run["runId"])
+            lifecycle.finish(knit, run["runId"])
     return start
 
 

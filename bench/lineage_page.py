@@ -17,7 +17,13 @@ one uploaded Data: ``D0 -> A -> 20 Data -> 20 Runs of B -> 80 Data -> 80 Runs of
 with the upload Run and its root. Airflow's authentication is switched off for the measurement (dependency
 overrides on a local uvicorn); everything else is the real page code.
 
-Usage: ``python bench/lineage_page.py`` (about a minute).
+Big graphs (issue 17, item 4), in the same run: ``lineage_10k_tti_s`` is Chromium's time to interactive (navigation
+start to the viewer ready) on ``/knit/lineage/D0?depth=all`` for the 10,100-node lineage of ``bench/lineage.py``,
+collapsed by the page into groups of repeated Runs and Data; ``plan_graph_1k_tti_s`` the same for a Plan page
+whose plan graph (``depth=all``) holds 1,000 Plans (a tree: 1 -> 10 -> 100 -> 889, each feeding the next by a
+tag). ``*_boxes`` count what is drawn, ``*_nodes`` what was traced; targets < 3 s.
+
+Usage: ``python bench/lineage_page.py`` (a few minutes).
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ def plan_yaml(image: str, level: int, outputs: int) -> str:
 
 
 def build(knit, workdir: Path) -> str:
+    from knit_dev import lifecycle
+
     from knit_provider.service import data, plans, runs
 
     plan_ids = [plans.apply(knit, plan_yaml(name, level, fan))["planId"] for level, (name, fan) in enumerate(FANS)]
@@ -50,9 +58,7 @@ def build(knit, workdir: Path) -> str:
     start = data.push_dir(knit, source, ["level:0", "name:seed"])["knitId"]
     for plan_id in plan_ids[:-1]:  # A and B finish so B and C fire; C's Runs stay waiting
         for run in runs.find(knit, plan_ids=[plan_id]):
-            for status in ("ready", "starting", "running"):
-                runs.transition(knit, run["runId"], status)
-            runs.finish(knit, run["runId"], exit_code=0)
+            lifecycle.finish(knit, run["runId"], exit_code=0)
     return start
 
 
@@ -84,8 +90,7 @@ def open_app(knit):
 @contextmanager
 def served(app) -> Iterator[str]:
     import uvicorn
-
-    from knit_provider.local.standalone import free_port
+    from knit_dev.standalone import free_port
 
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -120,9 +125,8 @@ const frame = () => new Promise(resolve => requestAnimationFrame(() => requestAn
 
 
 def browser_figures(url: str) -> dict:
+    from knit_dev.browser import chromium
     from selenium.webdriver.support.ui import WebDriverWait
-
-    from knit_provider.testing.browser import chromium
 
     driver = chromium(1400, 900)
     try:
@@ -144,6 +148,76 @@ def browser_figures(url: str) -> dict:
         }
     finally:
         driver.quit()
+
+
+def build_plan_tree(knit) -> str:
+    """1,000 Plans in a tree (each child consumes its parent's output tag), in one transaction; the root's id."""
+    from knit_provider.catalog.engine import write_tx
+    from knit_provider.catalog.plans import insert_plan
+    from knit_provider.core.plan_spec import parse_plan_yaml
+
+    def spec(index: int, parent: int | None) -> str:
+        wanted = f"tree:{parent}" if parent is not None else "tree:seed"
+        return (
+            f"image: bench/tree{index}:v1\ninputs: [{{path: /in, tags: ['{wanted}']}}]\n"
+            f"outputs: [{{path: /out, tags: ['tree:{index}']}}]\n"
+        )
+
+    parents = [None] + [(i - 1) // 10 if i <= 110 else 11 + (i - 111) % 100 for i in range(1, 1000)]
+    ids = []
+    with write_tx(knit.engine) as conn:
+        for index, parent in enumerate(parents):
+            ids.append(insert_plan(conn, parse_plan_yaml(spec(index, parent)))[0])
+    return ids[0]
+
+
+def tti_s(url: str) -> tuple[float, int]:
+    """Chromium: navigation start to the graph viewer ready (seconds), and the boxes drawn; median of three."""
+    from knit_dev.browser import chromium
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = chromium(1400, 900)
+    times = []
+    try:
+        for _ in range(3):
+            driver.get(url)
+            WebDriverWait(driver, 120).until(
+                lambda d: d.execute_script("return document.querySelector('.graph-viewport').dataset.ready")
+            )
+            times.append(driver.execute_script("return performance.now()") / 1000)
+        boxes = driver.execute_script("return document.querySelectorAll('.graph-viewport g.node').length")
+    finally:
+        driver.quit()
+    return round(statistics.median(times), 2), boxes
+
+
+def big_graphs(tmp: Path) -> dict:
+    """The 10,000-node lineage and the 1,000-Plan graph, drawn in Chromium (issue 17, item 4)."""
+    import lineage as lineage_bench
+
+    from knit_provider.api.pages import svg
+    from knit_provider.service import Knit
+    from knit_provider.service.graphs import lineage, plan_graph
+
+    with Knit.open(home=tmp / "big-home") as knit:
+        start = lineage_bench.build(knit, tmp)
+        root_plan = build_plan_tree(knit)
+        nodes = lineage(knit, start, depth=None).node_count
+        plans = plan_graph(knit, root_plan, depth=None).node_count
+        app = open_app(knit)
+        with served(app) as base:
+            svg.clear_layout_cache()
+            lineage_tti, lineage_boxes = tti_s(f"{base}/knit/lineage/{start}?depth=all")
+            svg.clear_layout_cache()
+            plan_tti, plan_boxes = tti_s(f"{base}/knit/plans/{root_plan}?depth=all")
+    return {
+        "lineage_10k_nodes": nodes,
+        "lineage_10k_boxes": lineage_boxes,
+        "lineage_10k_tti_s": lineage_tti,
+        "plan_graph_1k_nodes": plans,
+        "plan_graph_1k_boxes": plan_boxes,
+        "plan_graph_1k_tti_s": plan_tti,
+    }
 
 
 def main() -> None:
@@ -178,6 +252,8 @@ def main() -> None:
         assert browse.status_code == 200, browse.text[:500]
         with served(app) as base:
             browser = browser_figures(base + path)
+        (Path(tmp) / "big").mkdir()
+        big = big_graphs(Path(tmp) / "big")
 
     result = {
         "lineage_nodes": graph.node_count,
@@ -188,6 +264,9 @@ def main() -> None:
         "page_bytes": len(cold.content),
         "data_browser_s": round(browse_s, 3),
         **browser,
+        **big,
+        "targets": {"lineage_10k_tti_s": "< 3", "plan_graph_1k_tti_s": "< 3"},
+        "targets_met": big["lineage_10k_tti_s"] < 3 and big["plan_graph_1k_tti_s"] < 3,
     }
     print(json.dumps(result), flush=True)
     print(f"catalog built in {build_s:.1f}s", file=sys.stderr)

@@ -152,7 +152,7 @@ def main() -> None:
             print(json.dumps(measure(client, api_server(urlparse(args.url).port or 80), size)))
         return
 
-    from knit_provider.local.standalone import Standalone, free_port
+    from knit_dev.standalone import Standalone, free_port
 
     with tempfile.TemporaryDirectory(prefix="knit-bench-") as home:
         server = Standalone(knit_home=Path(home), port=free_port())

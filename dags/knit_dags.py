@@ -3,6 +3,6 @@
 Copy (or symlink) this file into your dags folder; everything else comes from the installed provider.
 """
 
-from knit_provider.operators.dag_factory import knit_dags
+from knit_provider.dags.factory import knit_dags
 
 globals().update(knit_dags())

@@ -14,7 +14,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from knit_provider.service import Knit, data, plans, runs
+from knit_provider.service import Knit, data, execution, plans, runs
 
 TRAIN = """
 image: "localhost:30503/knitfab-first-train:v1.0"
@@ -42,14 +42,15 @@ console = Console(stderr=False)
 
 
 def play_runner(knit: Knit, run: dict, files: dict[str, str]) -> dict:
-    """What a runner does: claim, run, write outputs, report the exit."""
-    for status in ("ready", "starting", "running"):
-        runs.transition(knit, run["runId"], status)
-    for output in run["outputs"]:
-        target = knit.store.create_empty(output["knitId"])
+    """What a Run's task does (``service.execution``): start the attempt, report the program running, let it
+    write its outputs, conclude with its exit."""
+    assignment = execution.start_attempt(knit, run["runId"])
+    execution.started(knit, run["runId"])
+    for output in assignment.outputs:
         for name, content in files.items():
-            (target / name).write_text(content)
-    return runs.finish(knit, run["runId"], exit_code=0)
+            (output.host_dir / name).write_text(content)
+    execution.conclude(knit, run["runId"], exit_code=0, message="")
+    return runs.show(knit, run["runId"])
 
 
 def show_runs(knit: Knit, title: str) -> None:
@@ -83,7 +84,7 @@ def main() -> int:
     done = play_runner(knit, validation_run, {"metrics.json": '{"accuracy": 0.9}'})
     show_runs(knit, "validation done")
     metrics = done["outputs"][0]["knitId"]
-    console.print(f"metrics Data {metrics}: {(knit.store.path(metrics) / 'metrics.json').read_text()}")
+    console.print(f"metrics Data {metrics}: {knit.store.read_file(metrics, 'metrics.json').decode()}")
     ok = all(r["status"] == "done" for r in runs.find(knit))
     console.print("all Runs done" if ok else "some Run did not finish done")
     return 0 if ok else 1

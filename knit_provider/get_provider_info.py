@@ -28,8 +28,14 @@ def _option_type(name: str) -> str:
     return "integer" if name.endswith("_timeout") else "string"
 
 
+#: ``airflow db migrate`` migrates Knit's catalog through it (``[database] external_db_managers`` on Airflow 3.1)
+DB_MANAGER = "knit_provider.db_manager.KnitDBManager"
+
+
 def get_provider_info() -> dict:
-    return {
+    from knit_provider.version_compat import PROVIDER_DB_MANAGERS
+
+    info = {
         "package-name": "airflow-provider-knit",
         "name": "Knit",
         "description": "Knitfab's tag-driven workflows and lineage on Apache Airflow 3.",
@@ -37,20 +43,40 @@ def get_provider_info() -> dict:
         "connection-types": [
             {"hook-class-name": "knit_provider.hooks.knit.KnitHook", "connection-type": "knit"},
         ],
-        "hooks": [{"integration-name": "Knit", "python-modules": ["knit_provider.hooks.knit"]}],
+        "hooks": [
+            {"integration-name": "Knit", "python-modules": ["knit_provider.hooks.knit", "knit_provider.hooks.data"]}
+        ],
         "operators": [
             {
                 "integration-name": "Knit",
                 "python-modules": [
                     "knit_provider.operators.run",
-                    "knit_provider.operators.generator",
                     "knit_provider.operators.pod",
+                    "knit_provider.operators.retention",
+                    "knit_provider.operators.data",
                 ],
             }
         ],
-        "sensors": [{"integration-name": "Knit", "python-modules": ["knit_provider.sensors.catalog"]}],
-        "triggers": [{"integration-name": "Knit", "python-modules": ["knit_provider.triggers.catalog"]}],
+        "sensors": [
+            {
+                "integration-name": "Knit",
+                "python-modules": ["knit_provider.sensors.catalog", "knit_provider.sensors.data"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "Knit",
+                "python-modules": [
+                    "knit_provider.triggers.catalog",
+                    "knit_provider.triggers.assets",
+                    "knit_provider.triggers.data",
+                ],
+            }
+        ],
         "extra-links": ["knit_provider.operators.links.KnitRunLink"],
         "plugins": [{"name": "knit", "plugin-class": "knit_provider.api.plugin.KnitPlugin"}],
         "config": {"knit": _config_section()},
     }
+    if PROVIDER_DB_MANAGERS:
+        info["db-managers"] = [DB_MANAGER]
+    return info

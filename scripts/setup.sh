@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian machine: system packages, then a virtualenv (.venv)
-# with the project and its test and examples extras. Idempotent; sourced by scripts/test.sh and scripts/quickstart.sh.
+# with the project and its test, examples, s3 and openlineage extras. Idempotent; sourced by scripts/test.sh and scripts/quickstart.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -24,5 +24,5 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/pip install -q --disable-pip-version-check -e ".[test,examples]" 2>&1 | grep -v -i "^warning: location" >&2 || true
+.venv/bin/pip install -q --disable-pip-version-check -e ".[test,examples,s3,openlineage]" -e ./dev 2>&1 | grep -v -i "^warning: location" >&2 || true
 .venv/bin/python -c "import knit_provider, airflow" >/dev/null

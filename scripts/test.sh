@@ -7,4 +7,4 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh --for-tests
 .venv/bin/ruff check .
 .venv/bin/ruff format --check . >/dev/null
-.venv/bin/pytest "$@"
+.venv/bin/pytest --durations=40 "$@"

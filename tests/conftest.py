@@ -8,10 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from knit_dev.docker import DEBIAN_PYTHON_IMAGE, TemporaryDockerd, build_debian_python_image
+from knit_dev.postgres import TemporaryPostgres
+from knit_dev.s3 import MotoServer
 
 from knit_provider.service import Knit
-from knit_provider.testing.docker import DEBIAN_PYTHON_IMAGE, TemporaryDockerd, build_debian_python_image
-from knit_provider.testing.postgres import TemporaryPostgres
 
 _databases = itertools.count()
 
@@ -29,6 +30,22 @@ def dockerd() -> Iterator[TemporaryDockerd]:
     with TemporaryDockerd() as daemon:
         build_debian_python_image(daemon, DEBIAN_PYTHON_IMAGE)
         yield daemon
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[MotoServer]:
+    """One moto S3 server per session, on loopback, in its own process; each test takes a bucket of its own."""
+    with MotoServer() as server:
+        yield server
+
+
+@pytest.fixture
+def s3_url(s3_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``s3://<a new bucket>/knit``, with the standard AWS variables pointing at the session's moto server."""
+    for key, value in s3_server.env.items():
+        monkeypatch.setenv(key, value)
+    bucket = s3_server.bucket(f"knit-{os.getpid()}-{next(_databases)}")
+    return f"s3://{bucket}/knit"
 
 
 def new_catalog_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> str:

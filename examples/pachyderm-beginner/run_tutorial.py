@@ -24,9 +24,9 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]  # sample_data beside us; the quick
 
 import quickstart  # noqa: E402  (examples/quickstart.py: the knit CLI wrapper, waiting for Runs)
 import sample_data  # noqa: E402
+from knit_dev.standalone import Standalone  # noqa: E402
 
 from knit_provider.core.knitenv import load_knitenv  # noqa: E402
-from knit_provider.local.standalone import Standalone  # noqa: E402
 from knit_provider.service import data as service_data  # noqa: E402
 
 IMAGE_MAP = HERE / "images.yaml"

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from knit_provider.core.airflow_names import Dispatch, web_path
 from knit_provider.core.errors import KnitError
 
 TIMEOUT_S = 10.0
@@ -21,9 +22,21 @@ FINISHED = ("success", "failed")
 
 
 class AirflowUnavailable(KnitError):
-    """Airflow's API refused or could not be reached; the Run stays waiting for the generator."""
+    """Airflow's API refused or could not be reached; the Run stays waiting for the generator.
+
+    ``status`` is the HTTP status of the refusal, None when Airflow was not reached (or did not answer in time).
+    """
 
     http_status = 503
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def overloaded(self) -> bool:
+        """Not reached, too slow, or a server-side failure: signs of a busy Airflow (not a refusal of this Run)."""
+        return self.status is None or self.status == 429 or self.status >= 500
 
 
 @dataclass(frozen=True)
@@ -85,14 +98,15 @@ class DagRunStarter:
             raise AirflowUnavailable(f"Airflow at {self.endpoint.url} not reached: {err}") from None
         if reply.is_success or reply.status_code in ok:
             return reply
-        raise AirflowUnavailable(f"{method} {path}: HTTP {reply.status_code}: {reply.text[:300]}")
+        raise AirflowUnavailable(f"{method} {path}: HTTP {reply.status_code}: {reply.text[:300]}", reply.status_code)
 
-    def start(
-        self, dag_id: str, dagrun_id: str, conf: dict[str, str], note: str, *, may_clear: Callable[[], bool]
-    ) -> None:
-        """Idempotent: an existing DagRun counts as started; a finished one is cleared to run again only when
-        ``may_clear()`` says so (a retried Run, not a stale claim on a Run another dispatcher already ran)."""
-        body = {"dag_run_id": dagrun_id, "logical_date": None, "conf": conf, "note": note}
+    def start(self, dispatch: Dispatch, may_clear: Callable[[], bool]) -> None:
+        """Create the Run's DagRun. Idempotent: an existing DagRun counts as started; a finished one is cleared to
+        run again only when ``may_clear()`` says so (a retried Run, not a stale claim on a Run another dispatcher
+        already ran)."""
+        dag_id, dagrun_id = dispatch.dag_id, dispatch.dagrun_id
+        note = dispatch.note_at(web_path(self.endpoint.url))  # the UI's links live under the URL's path too
+        body = {"dag_run_id": dagrun_id, "logical_date": None, "conf": dispatch.conf, "note": note}
         created = self._call("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body, ok=(409,))
         if created.status_code != 409:
             return

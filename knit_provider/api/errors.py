@@ -21,7 +21,8 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from knit_provider.core.errors import KnitError
+from knit_provider.api.auth import authenticate
+from knit_provider.core.errors import KnitError, shown
 
 
 class ErrorBody(BaseModel):
@@ -45,13 +46,25 @@ def http_error_response(err: HTTPException) -> JSONResponse:
 
 def validation_error_response(err: RequestValidationError) -> JSONResponse:
     """A malformed request (bad query value, body not matching its schema): 422, first problem as the message."""
-    problems = jsonable_encoder(err.errors())
+    problems = [_bounded(problem) for problem in err.errors()[:MAX_PROBLEMS]]
     first = problems[0] if problems else {}
     where = [str(p) for p in first.get("loc", ()) if p not in ("query", "body", "path", "header")]
     field = ".".join(where) or None
     message = f"{field}: {first.get('msg', 'invalid request')}" if field else first.get("msg", "invalid request")
     body = {"message": message, "field": field, "type": "InvalidInput", "detail": problems}
     return JSONResponse(body, status_code=422)
+
+
+#: a malformed request's problems listed in the reply (each quoting the offending input cut short)
+MAX_PROBLEMS = 10
+
+
+def _bounded(problem: dict[str, Any]) -> dict[str, Any]:
+    """A validation problem for the reply: the offending input is quoted cut short, never echoed whole."""
+    bounded = {key: value for key, value in problem.items() if key != "input"}
+    if "input" in problem:
+        bounded["input"] = shown(problem["input"])
+    return jsonable_encoder(bounded)
 
 
 class KnitRoute(APIRoute):
@@ -66,6 +79,10 @@ class KnitRoute(APIRoute):
             except KnitError as err:
                 return knit_error_response(err)
             except RequestValidationError as err:
+                try:
+                    await authenticate(request)  # a malformed body is nobody's business but an authenticated user's
+                except HTTPException as denied:
+                    return http_error_response(denied)
                 return validation_error_response(err)
             except HTTPException as err:
                 return http_error_response(err)
@@ -80,5 +97,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorBody, "description": "Airflow's auth manager denies this user the access"},
     404: {"model": ErrorBody, "description": "No such Data, Plan or Run"},
     409: {"model": ErrorBody, "description": "Conflicts with the catalog (equivalent plan, cycle, live downstream)"},
+    410: {"model": ErrorBody, "description": "The Data's content was purged (knit data purge)"},
+    413: {"model": ErrorBody, "description": "An upload beyond [knit] max_upload_bytes once unpacked"},
     422: {"model": ErrorBody, "description": "The request does not match the route's parameters"},
+    507: {"model": ErrorBody, "description": "The Data store is full: nothing was stored"},
 }

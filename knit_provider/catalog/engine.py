@@ -14,6 +14,9 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DatabaseError, OperationalError
+
+from knit_provider.core.errors import CatalogUnavailable, InvalidInput, shown
 
 #: Key of the PostgreSQL advisory lock that serializes projection (any constant would do).
 PROJECTION_LOCK_KEY = 0x6B6E6974  # "knit"
@@ -33,6 +36,33 @@ def catalog_url() -> str:
     return f"sqlite:///{knit_home() / 'catalog.db'}"
 
 
+def catalog_location(url: str) -> str:
+    """Where a catalog is, for messages: a SQLite file's path, else the URL without its password."""
+    parsed = make_url(normalize_url(url))
+    if parsed.drivername.startswith("sqlite"):
+        return parsed.database or ":memory:"
+    return parsed.render_as_string(hide_password=True)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite catalog URL (None for other databases and ``:memory:``)."""
+    parsed = make_url(normalize_url(url))
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def unusable(err: BaseException, where: str) -> CatalogUnavailable:
+    """A database failure of the catalog as itself (corrupt, read-only, unreachable) as one line naming it."""
+    reason = " ".join(str(getattr(err, "orig", None) or err).split()) or type(err).__name__
+    hint = ""
+    if "readonly" in reason or "read-only" in reason or "unable to open" in reason:
+        hint = " (the catalog file and its directory must be writable)"
+    elif "not a database" in reason or "malformed" in reason:
+        hint = " (the file is not a Knit catalog, or it is corrupt)"
+    return CatalogUnavailable(f"catalog {where} cannot be used: {shown(reason)[1:-1]}{hint}")
+
+
 def normalize_url(url: str) -> str:
     """Accept plain ``postgresql://`` URLs and use psycopg 3 for them."""
     parsed = make_url(url)
@@ -44,9 +74,24 @@ def normalize_url(url: str) -> str:
 def make_engine(url: str | None = None, **kwargs) -> Engine:
     url = normalize_url(url or catalog_url())
     if url.startswith("sqlite"):
-        return _sqlite_engine(url, **kwargs)
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+        engine = _sqlite_engine(url, **kwargs)
+    else:
+        kwargs.setdefault("pool_pre_ping", True)
+        engine = create_engine(url, **kwargs)
+    event.listen(engine, "before_cursor_execute", _refuse_nul)
+    return engine
+
+
+def _refuse_nul(_conn, _cursor, _statement, parameters, _context, executemany: bool) -> None:
+    """No text with a NUL reaches the catalog, on either backend: PostgreSQL cannot hold one (a ``DataError``
+    traceback) and SQLite would. Tags and plan fields are refused earlier, naming their field; this catches the
+    rest (an id given to ``show``, ``find -p``, a path segment of a REST route) with one line."""
+    rows = parameters if executemany else (parameters,)
+    for row in rows:
+        values = row.values() if isinstance(row, dict) else row or ()
+        for value in values:
+            if isinstance(value, str) and "\0" in value:
+                raise InvalidInput(f"{shown(value)} contains a NUL character (U+0000), which no id, tag or name has")
 
 
 def _sqlite_engine(url: str, **kwargs) -> Engine:
@@ -78,10 +123,23 @@ def is_sqlite(engine_or_conn: Engine | Connection) -> bool:
 
 
 @contextmanager
-def write_tx(engine: Engine) -> Iterator[Connection]:
-    """A serialized read-write transaction: commit on success, roll back on any error."""
-    with engine.connect() as conn:
-        conn.execution_options(knit_write=True)
+def catalog_failures(engine: Engine) -> Iterator[None]:
+    """The database itself failing (corrupt, read-only, unreachable; not a constraint: those are bugs) becomes
+    one ``CatalogUnavailable`` line naming the catalog."""
+    try:
+        yield
+    except (OperationalError, DatabaseError) as err:
+        if type(err) not in (OperationalError, DatabaseError):
+            raise
+        raise unusable(err, catalog_location(engine.url.render_as_string(hide_password=False))) from err
+
+
+@contextmanager
+def write_tx(engine: Engine, *, actor: str | None = None) -> Iterator[Connection]:
+    """A serialized read-write transaction: commit on success, roll back on any error. ``actor`` (who writes) is
+    recorded on the Runs the transaction creates or changes (``catalog.causes``)."""
+    with catalog_failures(engine), engine.connect() as conn:
+        conn.execution_options(knit_write=True, knit_actor=actor)
         with conn.begin():
             if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PROJECTION_LOCK_KEY})")
@@ -91,7 +149,7 @@ def write_tx(engine: Engine) -> Iterator[Connection]:
 @contextmanager
 def read_tx(engine: Engine) -> Iterator[Connection]:
     """A read-only transaction: a consistent snapshot for one query set."""
-    with engine.connect() as conn:
+    with catalog_failures(engine), engine.connect() as conn:
         tx = conn.begin()
         try:
             yield conn

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, select
 from knit_provider.catalog.edges import inputs_fed_by, outputs_feeding
 from knit_provider.catalog.models import input_tags_t, inputs_t, output_tags_t, outputs_t, plans_t
 from knit_provider.catalog.views import input_points, output_points, plan_summaries
+from knit_provider.core.run_control import RunControl
 
 
 def _tag_ids(conn: Connection, table, key_column, keys: Sequence[int]) -> dict[int, set[int]]:
@@ -113,5 +114,7 @@ def plan_details(conn: Connection, plan_ids: Sequence[str]) -> list[dict]:
             detail["resources"] = dict(sorted(row.resources.items()))
         if row.service_account:
             detail["service_account"] = row.service_account
+        if row.run_control:  # beyond Knitfab: timeout, retries (only when the Plan sets them)
+            detail.update(RunControl(**row.run_control).to_dict())
         result.append(detail)
     return result

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections import deque
 
 from sqlalchemy import Connection, insert, select, update
 
+from knit_provider.catalog.causes import ACTIVATE, DEACTIVATE, PLAN_APPLY, Cause, record_action
+from knit_provider.catalog.dry_run import dry_run_of
 from knit_provider.catalog.edges import inputs_fed_by, plans_of_ports
 from knit_provider.catalog.models import (
     UPLOAD_PLAN_ID,
@@ -18,20 +19,14 @@ from knit_provider.catalog.models import (
     plans_t,
     runs_t,
 )
-from knit_provider.catalog.projection import nominate_plan, plan_structures, project
+from knit_provider.catalog.projection import create_pending, nominate_plan, pending_runs, plan_structures
 from knit_provider.catalog.tagstore import intern_tags
+from knit_provider.core.airflow_names import plan_slug
 from knit_provider.core.errors import Conflict, InvalidInput, NotFound
 from knit_provider.core.lifecycle import RunStatus
 from knit_provider.core.plan_spec import PlanSpec
+from knit_provider.core.run_control import RunControl
 from knit_provider.core.timefmt import now_ms
-
-
-def plan_slug(image: str, plan_id: str) -> str:
-    """A readable, unique name usable in an Airflow DAG id: ``<image-name>-<tag>-<id prefix>``."""
-    repository, _, tag = image.split("@", 1)[0].rpartition(":")
-    base = f"{repository.rsplit('/', 1)[-1]}-{tag}"
-    base = re.sub(r"[^a-z0-9_-]+", "-", base.lower()).strip("-")[:60] or "plan"
-    return f"{base}-{plan_id[:8]}"
 
 
 def require_plan(conn: Connection, plan_id: str) -> dict:
@@ -63,8 +58,12 @@ def check_no_cycle(conn: Connection, spec: PlanSpec, tag_ids: dict) -> None:
             queue.extend((set(out_tags), (*path, f"plan {plan_id}")) for _, out_tags in outputs)
 
 
-def insert_plan(conn: Connection, spec: PlanSpec) -> tuple[str, list[str]]:
-    """Apply a Plan: refuse an equivalent one or a cycle, insert it, backfill; return (plan id, run ids)."""
+def insert_plan(conn: Connection, spec: PlanSpec, *, max_runs: int | None = None) -> tuple[str, list[str]]:
+    """Apply a Plan: refuse an equivalent one or a cycle, insert it, backfill; return (plan id, run ids).
+
+    With ``max_runs``, a backfill of more Runs than that is refused (``[knit] backfill_confirm``), naming the count,
+    before any Run is created; a dry run is never refused (it reports the count).
+    """
     identity = spec.identity_key()
     existing = conn.execute(select(plans_t.c.plan_id).where(plans_t.c.identity == identity)).scalar()
     if existing is not None:
@@ -88,6 +87,7 @@ def insert_plan(conn: Connection, spec: PlanSpec) -> tuple[str, list[str]]:
             on_node=None if spec.on_node.is_empty() else spec.on_node.to_dict(),
             service_account=spec.service_account,
             annotations=[str(a) for a in spec.annotations],
+            run_control=control_to_row(spec.control),
             identity=identity,
             created_at=now_ms(),
         )
@@ -116,31 +116,87 @@ def insert_plan(conn: Connection, spec: PlanSpec) -> tuple[str, list[str]]:
             .values(plan_id=plan_id, position=position, path=path, is_log=is_log)
             .returning(outputs_t.c.output_id)
         ).scalar_one()
-        conn.execute(insert(output_tags_t), [{"output_id": output_id, "tag_id": tag_ids[t]} for t in tags])
-    runs = project(conn, nominate_plan(conn, plan_id), fresh_plan=True)
-    return plan_id, runs
+        if tags:  # an output (or log) may carry no tag (Knitfab allows it): its Data feed no Plan
+            conn.execute(insert(output_tags_t), [{"output_id": output_id, "tag_id": tag_ids[t]} for t in tags])
+    pending = pending_runs(conn, nominate_plan(conn, plan_id), fresh_plan=True)
+    count = sum(len(combos) for _, combos in pending)
+    if max_runs is not None and count > max_runs and dry_run_of(conn) is None:
+        raise Conflict(
+            f"applying this plan would create {count:,} Runs, more than [knit] backfill_confirm ({max_runs:,}): "
+            "preview them with --dry-run, then apply with --yes (REST: yes=true) if that is what you want"
+        )
+    return plan_id, create_pending(conn, pending, Cause.of(conn, PLAN_APPLY, plan_id))
 
 
-def set_active(conn: Connection, plan_id: str, active: bool) -> int:
-    """Flip the Plan and only its waiting <-> deactivated Runs; return how many Runs changed."""
+def set_active(conn: Connection, plan_id: str, active: bool) -> list[str]:
+    """Flip the Plan and only its waiting <-> deactivated Runs; return the Runs flipped."""
     require_plan(conn, plan_id)
     conn.execute(update(plans_t).where(plans_t.c.plan_id == plan_id).values(active=active))
     source, target = (
         (RunStatus.DEACTIVATED, RunStatus.WAITING) if active else (RunStatus.WAITING, RunStatus.DEACTIVATED)
     )
-    result = conn.execute(
-        update(runs_t)
-        .where(runs_t.c.plan_id == plan_id, runs_t.c.status == source.value)
-        .values(status=target.value, updated_at=now_ms())
+    now = now_ms()
+    flipped = list(
+        conn.execute(
+            update(runs_t)
+            .where(runs_t.c.plan_id == plan_id, runs_t.c.status == source.value)
+            .values(status=target.value, updated_at=now)
+            .returning(runs_t.c.run_id)
+        ).scalars()
     )
-    return result.rowcount
+    record_action(conn, flipped, ACTIVATE if active else DEACTIVATE, now)
+    return flipped
+
+
+def control_to_row(control: RunControl) -> dict | None:
+    """A Plan's run control as stored (None: the Plan says nothing)."""
+    row = {k: v for k, v in vars(control).items() if v is not None}
+    return row or None
+
+
+def control_of(row: dict | None) -> RunControl:
+    return RunControl(**(row or {}))
 
 
 def set_fields(conn: Connection, plan_id: str, **fields: object) -> None:
-    """Update mutable fields only: resources, annotations, service_account."""
-    allowed = {"resources", "annotations", "service_account"}
+    """Update mutable fields only: resources, annotations, service_account, run_control."""
+    allowed = {"resources", "annotations", "service_account", "run_control"}
     unknown = set(fields) - allowed
     if unknown:
         raise InvalidInput(f"not a mutable plan field: {', '.join(sorted(unknown))}")
     require_plan(conn, plan_id)
     conn.execute(update(plans_t).where(plans_t.c.plan_id == plan_id).values(**fields))
+
+
+def plans_with_ports(
+    conn: Connection,
+) -> list[tuple[str, str | None, bool, list[str], list[str], RunControl, list[str]]]:
+    """Every Plan but the upload pseudo-plan as (plan id, image, active, input paths, output paths, run control,
+    annotations), oldest first: what an executor needs to give each Plan a home (a DAG)."""
+    inputs: dict[str, list[str]] = {}
+    for plan_id, path in conn.execute(select(inputs_t.c.plan_id, inputs_t.c.path).order_by(inputs_t.c.position)):
+        inputs.setdefault(plan_id, []).append(path)
+    outputs: dict[str, list[str]] = {}
+    for plan_id, path in conn.execute(
+        select(outputs_t.c.plan_id, outputs_t.c.path)
+        .where(outputs_t.c.is_log.is_(False))
+        .order_by(outputs_t.c.position)
+    ):
+        outputs.setdefault(plan_id, []).append(path)
+    rows = conn.execute(
+        select(plans_t.c.plan_id, plans_t.c.image, plans_t.c.active, plans_t.c.run_control, plans_t.c.annotations)
+        .where(plans_t.c.plan_id != UPLOAD_PLAN_ID)
+        .order_by(plans_t.c.created_at, plans_t.c.plan_id)
+    )
+    return [
+        (
+            r.plan_id,
+            r.image,
+            bool(r.active),
+            inputs.get(r.plan_id, []),
+            outputs.get(r.plan_id, []),
+            control_of(r.run_control),
+            list(r.annotations or []),
+        )
+        for r in rows
+    ]

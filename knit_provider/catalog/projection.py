@@ -29,7 +29,10 @@ from sqlalchemy import (
     union_all,
 )
 
+from knit_provider.catalog import assets
 from knit_provider.catalog.bulk import bulk_insert, chunked, insert_all
+from knit_provider.catalog.causes import Cause
+from knit_provider.catalog.dry_run import dry_run_of
 from knit_provider.catalog.models import (
     data_t,
     data_tags_t,
@@ -162,7 +165,7 @@ def _matching_inputs(
 def nominate_data(conn: Connection, knit_ids: Iterable[str]) -> Nominations:
     """Recompute the nominations of these Data; return the ones that are new.
 
-    Only Data whose producing Run is done are nominated; the others lose any nomination.
+    Only Data whose producing Run is done, and which were not purged, are nominated; the others lose any nomination.
     """
     ids = list(dict.fromkeys(knit_ids))
     if not ids:
@@ -173,7 +176,7 @@ def nominate_data(conn: Connection, knit_ids: Iterable[str]) -> Nominations:
         for knit_id, stamp in conn.execute(
             select(data_t.c.knit_id, runs_t.c.finished_at)
             .join(runs_t, runs_t.c.run_id == data_t.c.run_id)
-            .where(data_t.c.knit_id.in_(chunk), runs_t.c.status == RunStatus.DONE.value)
+            .where(data_t.c.knit_id.in_(chunk), runs_t.c.status == RunStatus.DONE.value, data_t.c.purged_at.is_(None))
         )
     }
     done = [k for k in ids if k in finished_at]
@@ -242,7 +245,7 @@ def nominate_upload(conn: Connection, knit_id: str, finished_at: int) -> Nominat
 
 
 def nominate_plan(conn: Connection, plan_id: str) -> Nominations:
-    """Backfill: nominate every done Data to the inputs of a newly applied Plan."""
+    """Backfill: nominate every done (and not purged) Data to the inputs of a newly applied Plan."""
     result: Nominations = {}
     for input_id, n_user_tags, pin_knit_id, pin_timestamp in conn.execute(
         select(inputs_t.c.input_id, inputs_t.c.n_user_tags, inputs_t.c.pin_knit_id, inputs_t.c.pin_timestamp).where(
@@ -252,7 +255,7 @@ def nominate_plan(conn: Connection, plan_id: str) -> Nominations:
         query = (
             select(data_t.c.knit_id)
             .join(runs_t, runs_t.c.run_id == data_t.c.run_id)
-            .where(runs_t.c.status == RunStatus.DONE.value)
+            .where(runs_t.c.status == RunStatus.DONE.value, data_t.c.purged_at.is_(None))
         )
         if n_user_tags:
             carrying = (
@@ -290,8 +293,10 @@ def _seen(conn: Connection, candidates: dict[str, list[tuple[str, ...]]]) -> set
     return seen
 
 
-def project(conn: Connection, new: Nominations, *, fresh_plan: bool = False, fresh_data: bool = False) -> list[str]:
-    """Create the Runs the new nominations cause; return their ids.
+def pending_runs(
+    conn: Connection, new: Nominations, *, fresh_plan: bool = False, fresh_data: bool = False
+) -> list[tuple[PlanShape, list[tuple[str, ...]]]]:
+    """The Runs the new nominations cause: per Plan, the combinations no Run of it ever had.
 
     ``fresh_plan``: the nominations all belong to a Plan applied in this transaction; ``fresh_data``:
     they are all of Data registered in this transaction. Either way every new combination holds
@@ -316,19 +321,47 @@ def project(conn: Connection, new: Nominations, *, fresh_plan: bool = False, fre
             plan_new = {i: ids for i, ids in new.items() if plan_of[i] == plan_id}
             candidates[plan_id] = new_combinations(shape.input_ids, nominated, plan_new)
     seen = set() if fresh_plan or fresh_data else _seen(conn, candidates)
+    return [
+        (shapes[plan_id], [c for c in combos if (plan_id, combo_key(c)) not in seen])
+        for plan_id, combos in candidates.items()
+    ]
+
+
+def create_pending(
+    conn: Connection, pending: Sequence[tuple[PlanShape, Sequence[Sequence[str]]]], cause: Cause | None = None
+) -> list[str]:
+    """Create the Runs ``pending_runs`` found, recording ``cause`` on them; return their ids."""
     created: list[str] = []
-    for plan_id, combos in candidates.items():
-        unseen = [c for c in combos if (plan_id, combo_key(c)) not in seen]
-        created += create_runs(conn, shapes[plan_id], unseen)
+    for shape, combos in pending:
+        created += create_runs(conn, shape, combos, cause)
     return created
 
 
-def create_runs(conn: Connection, shape: PlanShape, combos: Sequence[Sequence[str]]) -> list[str]:
-    """Insert Runs with their inputs and their (transient) output and log Data, in bulk."""
+def project(
+    conn: Connection,
+    new: Nominations,
+    *,
+    fresh_plan: bool = False,
+    fresh_data: bool = False,
+    cause: Cause | None = None,
+) -> list[str]:
+    """Create the Runs the new nominations cause (recording ``cause`` on them); return their ids."""
+    return create_pending(conn, pending_runs(conn, new, fresh_plan=fresh_plan, fresh_data=fresh_data), cause)
+
+
+def create_runs(
+    conn: Connection, shape: PlanShape, combos: Sequence[Sequence[str]], cause: Cause | None = None
+) -> list[str]:
+    """Insert Runs with their inputs and their (transient) output and log Data, in bulk; in a dry run, only
+    record the combinations (``catalog.dry_run``)."""
     if not combos:
         return []
+    dry = dry_run_of(conn)
+    if dry is not None:
+        return dry.record(shape, combos)
     now = now_ms()
     status = (RunStatus.WAITING if shape.active else RunStatus.DEACTIVATED).value
+    caused = cause.columns() if cause is not None else {"cause": None, "cause_ref": None, "cause_actor": None}
     runs, run_inputs, data, data_tags = [], [], [], []
     for combo in combos:
         run_id = str(uuid.uuid4())
@@ -340,6 +373,7 @@ def create_runs(conn: Connection, shape: PlanShape, combos: Sequence[Sequence[st
                 "combo_key": combo_key(combo),
                 "created_at": now,
                 "updated_at": now,
+                **caused,
             }
         )
         run_inputs += [
@@ -354,11 +388,16 @@ def create_runs(conn: Connection, shape: PlanShape, combos: Sequence[Sequence[st
     return [row["run_id"] for row in runs]
 
 
-def reproject_data(conn: Connection, knit_ids: Iterable[str]) -> list[str]:
-    """After Data changed (tagged, its Run done): renominate and create the Runs due."""
-    return project(conn, nominate_data(conn, knit_ids))
+def reproject_data(conn: Connection, knit_ids: Iterable[str], cause: Cause | None = None) -> list[str]:
+    """After Data changed (tagged, its Run done): renominate and create the Runs due; the usable ones go into the
+    asset feed (``catalog.assets``), which KnitAsset watchers poll."""
+    ids = list(knit_ids)
+    assets.note_changed(conn, ids)
+    return project(conn, nominate_data(conn, ids), cause=cause)
 
 
-def project_upload(conn: Connection, knit_id: str, finished_at: int) -> list[str]:
-    """After an upload registered in this transaction: nominate it and create the Runs due."""
-    return project(conn, nominate_upload(conn, knit_id, finished_at), fresh_data=True)
+def project_upload(conn: Connection, knit_id: str, finished_at: int, cause: Cause | None = None) -> list[str]:
+    """After an upload registered in this transaction: nominate it and create the Runs due (and feed it to the
+    KnitAsset watchers)."""
+    assets.note_changed(conn, [knit_id])
+    return project(conn, nominate_upload(conn, knit_id, finished_at), fresh_data=True, cause=cause)

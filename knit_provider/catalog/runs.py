@@ -11,16 +11,21 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from knit_provider.catalog import events
+from knit_provider.catalog.bulk import chunked
+from knit_provider.catalog.causes import ABORT, REMOVE, RETRY, RUN_DONE, STOP, Cause, record_action
 from knit_provider.catalog.models import (
     UPLOAD_PLAN_ID,
     data_t,
     data_tags_t,
     output_tags_t,
     outputs_t,
+    run_attempts_t,
     run_inputs_t,
     runs_t,
 )
 from knit_provider.catalog.projection import reproject_data
+from knit_provider.catalog.purge import purged_inputs
 from knit_provider.core.errors import Conflict, NotFound
 from knit_provider.core.lifecycle import RunStatus, check_transition
 from knit_provider.core.timefmt import now_ms
@@ -69,9 +74,15 @@ def transition(
     if exit_code is not None:
         values["exit_code"], values["exit_message"] = exit_code, exit_message or ""
     conn.execute(update(runs_t).where(runs_t.c.run_id == run_id).values(**values))
+    events.record(conn, run_id, events.previous_of(run), now=now)
     if target is S.DONE:
-        return reproject_data(conn, outputs_of(conn, run_id))
+        return reproject_data(conn, outputs_of(conn, run_id), Cause.of(conn, RUN_DONE, run_id))
     return []
+
+
+def note_exit(conn: Connection, run_id: str, message: str) -> None:
+    """Rewrite the exit message of a Run whose exit is already decided (a stop's, finished by someone else)."""
+    conn.execute(update(runs_t).where(runs_t.c.run_id == run_id).values(exit_message=message))
 
 
 def finalize(conn: Connection, run_id: str) -> list[str]:
@@ -88,6 +99,7 @@ def stop(conn: Connection, run_id: str, *, fail: bool) -> list[str]:
     status = RunStatus(require_run(conn, run_id)["status"])
     target, (code, message) = (S.ABORTING, EXIT_ABORTED) if fail else (S.COMPLETING, EXIT_STOPPED)
     transition(conn, run_id, target, exit_code=code, exit_message=message)
+    record_action(conn, [run_id], ABORT if fail else STOP, now_ms())
     if status in _NO_WORKER:
         return finalize(conn, run_id)
     return []
@@ -136,10 +148,22 @@ def retry(conn: Connection, run_id: str) -> Outcome:
         raise NotFound(f"run not found: {run_id} (invalidated)")
     if status not in (S.DONE, S.FAILED):
         raise Conflict(f"cannot retry run {run_id}: it has not finished yet (status {status.value})")
-    discarded = _discard_outputs(conn, run_id, "retry")
+    purged = purged_inputs(conn, run_id)
+    if purged:
+        raise Conflict(f"cannot retry run {run_id}: its input data {', '.join(purged)} was purged")
     now = now_ms()
+    before = events.snapshot(conn, run_id)
+    record_action(conn, [run_id], RETRY, now)
+    # a new task will beat: the dead attempt's heartbeat must not make the retried Run look lost before it starts
+    outcome = _next_attempt(conn, run, S.WAITING, now, dispatched_at=None, heartbeat_at=None)
+    events.record(conn, run_id, before, now=now)
+    return outcome
+
+
+def _fresh_outputs(conn: Connection, run_id: str, plan_id: str, now: int) -> None:
+    """New, empty output (and log) Data for a Run's next attempt, tagged as its Plan says."""
     for (output_id,) in conn.execute(
-        select(outputs_t.c.output_id).where(outputs_t.c.plan_id == run["plan_id"]).order_by(outputs_t.c.position)
+        select(outputs_t.c.output_id).where(outputs_t.c.plan_id == plan_id).order_by(outputs_t.c.position)
     ).all():
         knit_id = str(uuid.uuid4())
         conn.execute(insert(data_t).values(knit_id=knit_id, run_id=run_id, output_id=output_id, created_at=now))
@@ -147,16 +171,58 @@ def retry(conn: Connection, run_id: str) -> Outcome:
         rows = [{"knit_id": knit_id, "tag_id": tag_id} for tag_id in tag_ids]
         if rows:
             conn.execute(insert(data_tags_t), rows)
+
+
+def begin_attempt(conn: Connection, run_id: str, now: int) -> None:
+    """Stamp the start of the Run's current attempt (its timeout counts from here)."""
+    conn.execute(update(runs_t).where(runs_t.c.run_id == run_id).values(attempt_started_at=now))
+
+
+def record_attempt(conn: Connection, run_id: str, now: int) -> None:
+    """Keep the ended current attempt (its exit as the Run holds it now) for ``knit run show``."""
+    run = require_run(conn, run_id)
+    conn.execute(
+        insert(run_attempts_t).values(
+            run_id=run_id,
+            attempt=run["attempt"] or 1,
+            started_at=run["attempt_started_at"],
+            finished_at=now,
+            exit_code=run["exit_code"],
+            exit_message=run["exit_message"],
+        )
+    )
+
+
+def next_attempt(conn: Connection, run_id: str, *, exit_code: int, message: str) -> Outcome:
+    """A failed attempt with retries left (beyond Knitfab): kept with its exit, its outputs discarded, fresh ones
+    made, and the Run ``ready`` again for the next attempt of its task (its DagRun lives on); never ``failed``
+    in between, so nothing downstream ever sees the failed attempt."""
+    now = now_ms()
+    conn.execute(update(runs_t).where(runs_t.c.run_id == run_id).values(exit_code=exit_code, exit_message=message))
+    before = events.snapshot(conn, run_id)
+    record_attempt(conn, run_id, now)
+    outcome = _next_attempt(conn, require_run(conn, run_id), S.READY, now, heartbeat_at=None)  # its task tries again
+    events.record(conn, run_id, before, now=now)
+    return outcome
+
+
+def _next_attempt(conn: Connection, run: dict, status: RunStatus, now: int, **also: object) -> Outcome:
+    """The Run starts over as its next attempt: its outputs discarded (refused while a live Run uses them), fresh
+    ones made, the exit of the last attempt cleared, and ``status`` (with ``also``) set."""
+    discarded = _discard_outputs(conn, run["run_id"], "retry")
+    _fresh_outputs(conn, run["run_id"], run["plan_id"], now)
     conn.execute(
         update(runs_t)
-        .where(runs_t.c.run_id == run_id)
+        .where(runs_t.c.run_id == run["run_id"])
         .values(
-            status=S.WAITING.value,
+            status=status.value,
             updated_at=now,
             finished_at=None,
             exit_code=None,
             exit_message=None,
-            dispatched_at=None,
+            attempt=(run["attempt"] or 1) + 1,
+            attempt_started_at=None,
+            **also,
         )
     )
     return Outcome(discarded_data=discarded)
@@ -170,12 +236,24 @@ def remove(conn: Connection, run_id: str) -> Outcome:
         raise NotFound(f"run not found: {run_id} (already invalidated)")
     if status not in (S.WAITING, S.DEACTIVATED, S.DONE, S.FAILED):
         raise Conflict(f"cannot remove run {run_id}: it is not stopped (status {status.value}); stop it first")
-    discarded = _discard_outputs(conn, run_id, "remove")
     has_inputs = conn.execute(select(run_inputs_t.c.run_id).where(run_inputs_t.c.run_id == run_id).limit(1)).first()
-    if has_inputs:
-        conn.execute(
-            update(runs_t).where(runs_t.c.run_id == run_id).values(status=S.INVALIDATED.value, updated_at=now_ms())
-        )
+    before = events.snapshot(conn, run_id) if has_inputs else None
+    discarded = _discard_outputs(conn, run_id, "remove")
+    if before is not None:
+        now = now_ms()
+        conn.execute(update(runs_t).where(runs_t.c.run_id == run_id).values(status=S.INVALIDATED.value, updated_at=now))
+        record_action(conn, [run_id], REMOVE, now)
+        events.record(conn, run_id, before, now=now)
     else:
         conn.execute(delete(runs_t).where(runs_t.c.run_id == run_id))
     return Outcome(discarded_data=discarded)
+
+
+def status_and_end(conn: Connection, run_ids: set[str]) -> dict[str, tuple[str, int | None]]:
+    """Status and end (finished, else last change) of the Runs among ``run_ids`` the catalog has."""
+    found: dict[str, tuple[str, int | None]] = {}
+    for chunk in chunked(run_ids):
+        query = select(runs_t.c.run_id, runs_t.c.status, runs_t.c.finished_at, runs_t.c.updated_at)
+        for row in conn.execute(query.where(runs_t.c.run_id.in_(chunk))):
+            found[row.run_id] = (row.status, row.finished_at or row.updated_at)
+    return found

@@ -21,13 +21,15 @@ from knit_provider.catalog.models import (
     output_tags_t,
     outputs_t,
     plans_t,
+    run_attempts_t,
     run_inputs_t,
     runs_t,
     tags_t,
 )
+from knit_provider.catalog.origins import origins_of, root_name
 from knit_provider.catalog.tagstore import tags_of_data
 from knit_provider.core.lifecycle import RunStatus, transient_state
-from knit_provider.core.tags import KEY_ID, KEY_TIMESTAMP, KEY_TRANSIENT, Tag, sort_tags
+from knit_provider.core.tags import KEY_ID, KEY_TIMESTAMP, KEY_TRANSIENT, TRANSIENT_PURGED, Tag, sort_tags
 from knit_provider.core.timefmt import format_ms
 
 
@@ -57,12 +59,17 @@ def plan_summaries(conn: Connection, plan_ids: Iterable[str]) -> dict[str, dict]
 def run_summaries(conn: Connection, run_ids: Iterable[str]) -> dict[str, dict]:
     rows = [r for chunk in chunked(run_ids) for r in conn.execute(select(runs_t).where(runs_t.c.run_id.in_(chunk)))]
     plans = plan_summaries(conn, {r.plan_id for r in rows})
+    pushed_by_task = origins_of(conn, [r.run_id for r in rows if r.plan_id == UPLOAD_PLAN_ID])
     result: dict[str, dict] = {}
     for row in rows:
         summary: dict = {"runId": row.run_id, "status": row.status, "updatedAt": format_ms(row.updated_at)}
         if row.exit_code is not None:
             summary["exit"] = {"code": row.exit_code, "message": row.exit_message or ""}
         summary["plan"] = plans[row.plan_id]
+        origin = pushed_by_task.get(row.run_id)
+        if origin is not None:  # beyond Knitfab: the Airflow task that pushed it is the lineage root
+            summary["plan"] = {**summary["plan"], "name": root_name(origin)}
+            summary["origin"] = {"airflow": origin}
         result[row.run_id] = summary
     return result
 
@@ -114,7 +121,14 @@ def data_details(conn: Connection, knit_ids: Sequence[str]) -> list[dict]:
         r.knit_id: r
         for chunk in chunked(knit_ids)
         for r in conn.execute(
-            select(data_t.c.knit_id, data_t.c.output_id, runs_t.c.run_id, runs_t.c.status, runs_t.c.finished_at)
+            select(
+                data_t.c.knit_id,
+                data_t.c.output_id,
+                data_t.c.purged_at,
+                runs_t.c.run_id,
+                runs_t.c.status,
+                runs_t.c.finished_at,
+            )
             .join(runs_t, runs_t.c.run_id == data_t.c.run_id)
             .where(data_t.c.knit_id.in_(chunk))
         )
@@ -147,7 +161,7 @@ def data_details(conn: Connection, knit_ids: Sequence[str]) -> list[dict]:
         tags = set(user_tags[knit_id]) | {Tag(KEY_ID, knit_id)}
         if row.finished_at is not None:
             tags.add(Tag(KEY_TIMESTAMP, format_ms(row.finished_at)))
-        transient = transient_state(RunStatus(row.status))
+        transient = TRANSIENT_PURGED if row.purged_at is not None else transient_state(RunStatus(row.status))
         if transient:
             tags.add(Tag(KEY_TRANSIENT, transient))
         out = outputs[row.output_id]
@@ -170,6 +184,29 @@ def data_details(conn: Connection, knit_ids: Sequence[str]) -> list[dict]:
     return result
 
 
+def _attempts(conn: Connection, run_ids: list[str]) -> dict[str, tuple[int, list[dict]]]:
+    """Each Run's current attempt number and its ended attempts (``{attempt, exit, startedAt, finishedAt}``)."""
+    found: dict[str, tuple[int, list[dict]]] = {}
+    for chunk in chunked(run_ids):
+        for run_id, attempt in conn.execute(
+            select(runs_t.c.run_id, runs_t.c.attempt).where(runs_t.c.run_id.in_(chunk), runs_t.c.attempt > 1)
+        ):
+            found[run_id] = (attempt, [])
+        for row in conn.execute(
+            select(run_attempts_t).where(run_attempts_t.c.run_id.in_(chunk)).order_by(run_attempts_t.c.attempt)
+        ):
+            current, ended = found.setdefault(row.run_id, (1, []))
+            ended.append(
+                {
+                    "attempt": row.attempt,
+                    "exit": {"code": row.exit_code, "message": row.exit_message or ""},
+                    "startedAt": format_ms(row.started_at) if row.started_at is not None else None,
+                    "finishedAt": format_ms(row.finished_at),
+                }
+            )
+    return found
+
+
 def run_details(conn: Connection, run_ids: Sequence[str]) -> list[dict]:
     """Runs as ``{runId, status, updatedAt, exit?, plan, inputs, outputs, log}``, in the order asked."""
     summaries = run_summaries(conn, run_ids)
@@ -188,6 +225,7 @@ def run_details(conn: Connection, run_ids: Sequence[str]) -> list[dict]:
             assigned_out[run_id].append((output_id, knit_id))
     inputs = input_points(conn, {i for pairs in assigned_in.values() for i, _ in pairs})
     outputs = output_points(conn, {o for pairs in assigned_out.values() for o, _ in pairs})
+    attempts = _attempts(conn, list(summaries))
     result = []
     for run_id in run_ids:
         if run_id not in summaries:
@@ -201,5 +239,8 @@ def run_details(conn: Connection, run_ids: Sequence[str]) -> list[dict]:
         ]
         logs = [{"tags": outputs[o]["tags"], "knitId": k} for o, k in assigned_out[run_id] if outputs[o]["is_log"]]
         detail["log"] = logs[0] if logs else None
+        detail["attempt"], ended = attempts.get(run_id, (1, []))  # beyond Knitfab, after Knitfab's keys
+        if ended:
+            detail["attempts"] = ended
         result.append(detail)
     return result

@@ -7,8 +7,9 @@ Without a profile, ``KNIT_REMOTE_URL`` selects the remote mode (credentials in `
 ``KNIT_AIRFLOW_USERNAME`` and ``KNIT_AIRFLOW_PASSWORD``); otherwise the environment's catalog is used.
 
 Both backends have ``.data``, ``.plans``, ``.runs`` and ``.graphs`` with the service modules' function names and
-arguments minus the catalog (graphs as DOT text), ``push_dir`` with a progress bar, and ``after_write()``: each
-command is written once, and prints the same output and exit code in both modes.
+arguments minus the catalog (graphs as DOT text): each command is written once, and prints the same output and
+exit code in both modes. The Runs a write creates start at once in both: the api-server starts them (remote), or
+the local catalog's dispatcher does through Airflow's REST API (local, when an Airflow is named).
 """
 
 from __future__ import annotations
@@ -25,8 +26,7 @@ from typing import Any
 import click
 
 from knit_provider.cli.profiles import Profile, active_profile
-from knit_provider.cli.progress import byte_progress, tree_size
-from knit_provider.core.errors import InvalidInput
+from knit_provider.core.errors import CatalogMissing, InvalidInput, shown
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def is_remote(profile: Profile) -> bool:
 
 def check_airflow_url(url: str, origin: str) -> str:
     if not url.startswith(("http://", "https://")) or len(url.split("://", 1)[1].strip("/")) == 0:
-        raise InvalidInput(f"Airflow URL must be http(s)://host[:port][/path], not {url!r} ({origin})")
+        raise InvalidInput(f"Airflow URL must be http(s)://host[:port][/path], not {shown(url)} ({origin})")
     return url.rstrip("/")
 
 
@@ -124,34 +124,39 @@ class _LocalGraphs:
 class LocalBackend:
     """The service layer on the catalog this directory names (its profile, else the environment)."""
 
-    def __init__(self, knit: Any, start_new_runs: Callable[[], None]) -> None:
-        from knit_provider.service import data, plans, runs
+    def __init__(self, knit: Any) -> None:
+        from knit_provider.service import data, explain, plans, previews, retention, runs
 
         self.knit = knit
         self.data = _Bound(data, knit)
+        self.explain = _Bound(explain, knit)
+        self.previews = _Bound(previews, knit)
+        self.retention = _Bound(retention, knit)
         self.plans = _Bound(plans, knit)
         self.runs = _Bound(runs, knit)
         self.graphs = _LocalGraphs(knit)
-        self._start_new_runs = start_new_runs
-
-    def push_dir(self, source: Path, tags: Sequence[str], *, name: bool) -> dict:
-        with byte_progress(str(source), tree_size(source)) as progress:
-            return self.data.push_dir(source, tags, name=name, progress=progress)
-
-    def after_write(self) -> None:
-        """Start the Runs the write created, now, when the profile names an Airflow."""
-        self._start_new_runs()
 
 
 def open_knit():
-    """The catalog this directory works against: its profile, else the environment."""
-    from knit_provider.service import Knit
+    """The catalog this directory works against: its profile, else the environment. It must exist: a mistyped
+    path is refused, naming it and how to create a catalog, instead of becoming a new, empty catalog."""
+    from knit_provider.service import Knit, StoreSpec
 
     found = active_profile(Path.cwd())
-    if found is None:
-        return Knit.open()
-    _, profile = found
-    return Knit.open(url=profile.catalog_url, home=profile.home)
+    try:
+        if found is None:
+            return Knit.open(create=False)
+        store = StoreSpec.from_env(url=found[1].data_store)
+        return Knit.open(url=found[1].catalog_url, home=found[1].home, create=False, store=store)
+    except CatalogMissing as err:
+        if found is not None:
+            origin = f"profile {found[0]!r}"
+        else:
+            origin = next((v for v in ("KNIT_CATALOG_URL", "KNIT_HOME") if os.environ.get(v)), "the default home")
+        raise err.with_hint(
+            f"(from {origin}): check the path, or create a catalog with `knit init PROFILE` "
+            "(--home DIR or --catalog-url URL to choose where)"
+        ) from None
 
 
 def airflow_endpoint():
@@ -170,30 +175,56 @@ def airflow_endpoint():
     return AirflowEndpoint.from_env()
 
 
+class AirflowApiDispatcher:
+    """Push-time start for a local catalog: the Runs a write made waiting start through Airflow's REST API, with
+    the credentials the profile (or ``KNIT_AIRFLOW_*``) names. A Run Airflow does not take is left to the
+    generator, which starts it a moment later; the command never fails for it (the write is committed)."""
+
+    def __init__(self, endpoint: Any) -> None:
+        from knit_provider.airflow_client.dagruns import DagRunStarter
+
+        self.starter = DagRunStarter(endpoint)
+
+    def runs_waiting(self, knit: Any, run_ids: Sequence[str]) -> None:
+        from knit_provider.airflow_client.dagruns import AirflowUnavailable
+        from knit_provider.core.options import OPTIONS
+        from knit_provider.service.starting import start_now
+
+        redispatch_after_s = float(OPTIONS["redispatch_after"][0])
+        report = start_now(
+            knit, run_ids, self.starter.start, refusals=(AirflowUnavailable,), redispatch_after_s=redispatch_after_s
+        )
+        if report.deferred:
+            first = next(iter(report.deferred.values()))
+            click.echo(f"knit: {len(report.deferred)} Run(s) left to Airflow's generator ({first})", err=True)
+
+    def close(self) -> None:
+        self.starter.close()
+
+
+def local_actor() -> str:
+    """Who a local ``knit`` writes as (recorded on the Runs its writes create): the OS user on this machine."""
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        user = f"uid {os.getuid()}"
+    return f"{user}@{socket.gethostname()} (knit CLI)"
+
+
 @contextmanager
 def open_local_backend() -> Iterator[LocalBackend]:
-    """After each write, the Runs it created start as DagRuns at once when an Airflow is named (else, and for
-    whatever Airflow refuses, the generator starts them a moment later). That never fails the command: the write
-    is committed and its Runs are recorded whatever happens there."""
+    """The profile's catalog; when it names an Airflow, the Runs each write creates start there at once."""
     with ExitStack() as stack:
         knit = stack.enter_context(open_knit())
+        knit.actor = local_actor()
         endpoint = airflow_endpoint()
-        starter_of: list[Any] = []
-
-        def start_new_runs() -> None:
-            if endpoint is None:
-                return
-            from knit_provider.airflow_client.dagruns import DagRunStarter
-            from knit_provider.service.starting import start_through_api
-
-            if not starter_of:
-                starter_of.append(stack.enter_context(DagRunStarter(endpoint)))
-            report = start_through_api(knit, starter_of[0])
-            if report.deferred:
-                first = next(iter(report.deferred.values()))
-                click.echo(f"knit: {len(report.deferred)} Run(s) left to Airflow's generator ({first})", err=True)
-
-        yield LocalBackend(knit, start_new_runs)
+        if endpoint is not None:
+            knit.dispatcher = AirflowApiDispatcher(endpoint)
+            stack.callback(knit.dispatcher.close)
+        yield LocalBackend(knit)
 
 
 # ---- remote --------------------------------------------------------------------------------------------------
@@ -235,24 +266,9 @@ class RemoteBackend:
         self.plans = client.plans
         self.runs = _RemoteRuns(client, target)
         self.graphs = client.graphs
-
-    def push_dir(self, source: Path, tags: Sequence[str], *, name: bool) -> dict:
-        """Packed first (the server checks the SHA-256 before registering), then streamed with a progress bar."""
-        from knit_provider.remote.archive import pack_dir
-
-        all_tags = list(tags)
-        if name:
-            name_tag = f"name:{source.resolve().name}"
-            all_tags = [t for t in all_tags if t != name_tag] + [name_tag]
-        packed, digest = pack_dir(source)
-        with packed:
-            size = packed.seek(0, os.SEEK_END)
-            packed.seek(0)
-            with byte_progress(str(source), size) as progress:
-                return self.data.push_tar(packed, all_tags, progress=progress, sha256=digest)
-
-    def after_write(self) -> None:
-        """Nothing: the api-server starts the Runs a write created."""
+        self.explain = client.explain
+        self.previews = client.previews
+        self.retention = client.retention
 
 
 @contextmanager

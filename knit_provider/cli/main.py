@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from knit_provider.cli import (  # noqa: F401  (registration)
+    admin_cmds,
     data_cmds,
+    explain_cmds,
     graph_cmds,
     init_cmd,
     plan_cmds,

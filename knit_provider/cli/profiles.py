@@ -15,7 +15,8 @@ from pathlib import Path
 
 import yaml
 
-from knit_provider.core.errors import InvalidInput
+from knit_provider.core.documents import load_yaml
+from knit_provider.core.errors import InvalidInput, shown
 
 PROFILE_FILE = ".knitprofile"
 
@@ -30,6 +31,8 @@ class Profile:
     airflow_username: str | None = None
     airflow_password: str | None = None
     airflow_token: str | None = None
+    #: the local mode's Data store URL (else ``KNIT_DATA_STORE``, else ``<home>/data``)
+    data_store: str | None = None
 
 
 def store_path() -> Path:
@@ -40,16 +43,16 @@ def load_store() -> dict[str, Profile]:
     path = store_path()
     if not path.exists():
         return {}
+    raw = load_yaml(path.read_text(), source=f"profile store {path}") or {}
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
         return {name: Profile(**(fields or {})) for name, fields in raw.items()}
-    except (yaml.YAMLError, TypeError, AttributeError) as err:
-        raise InvalidInput(f"profile store {path} is not a valid profile file: {err}") from None
+    except (TypeError, AttributeError) as err:
+        raise InvalidInput(f"profile store {path} is not a valid profile file: {shown(str(err))}") from None
 
 
 def save_profile(name: str, profile: Profile, cwd: Path) -> Path:
     if not name or "\n" in name:
-        raise InvalidInput(f"bad profile name {name!r}", field="PROFILE")
+        raise InvalidInput(f"bad profile name {shown(name)}", field="PROFILE")
     store = load_store()
     store[name] = profile
     path = store_path()
@@ -79,5 +82,5 @@ def active_profile(cwd: Path) -> tuple[str, Profile] | None:
     name = marker.read_text().strip()
     store = load_store()
     if name not in store:
-        raise InvalidInput(f"profile {name!r} (from {marker}) not found in the profile store ({store_path()})")
+        raise InvalidInput(f"profile {shown(name)} (from {marker}) not found in the profile store ({store_path()})")
     return name, store[name]

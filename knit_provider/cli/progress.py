@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,12 +15,17 @@ LARGE = 8 * 1024 * 1024
 
 
 def tree_size(root: Path) -> int:
+    """The bytes of the regular files under ``root``, for the progress bar only: entries that cannot be read
+    or vanish are skipped here (the push itself reports them)."""
     total = 0
     for folder, _dirs, files in os.walk(root):
         for name in files:
-            path = os.path.join(folder, name)
-            if not os.path.islink(path):
-                total += os.path.getsize(path)
+            try:
+                st = os.lstat(os.path.join(folder, name))
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                total += st.st_size
     return total
 
 
@@ -32,4 +38,8 @@ def byte_progress(label: str, total: int | None) -> Iterator[Callable[[int], Non
     columns = [TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn()]
     with Progress(*columns, console=Console(stderr=True), transient=False) as progress:
         task = progress.add_task(label, total=total)
-        yield lambda n: progress.advance(task, n)
+        try:
+            yield lambda n: progress.advance(task, n)
+        except BaseException:
+            progress.live.transient = True  # a failed transfer leaves its one-line error, not a half bar
+            raise

@@ -6,6 +6,9 @@ import click
 
 from knit_provider.cli.app import emit, knit
 from knit_provider.cli.backend import open_backend
+from knit_provider.cli.listing import emit_stream, newest
+from knit_provider.core.lifecycle import FINDABLE
+from knit_provider.core.timefmt import LOOSE_TIME_FORMAT
 
 
 @knit.group()
@@ -14,20 +17,48 @@ def run() -> None:
 
 
 @run.command()
-@click.option("-p", "--plan", "plan_ids", multiple=True, metavar="PLAN_ID", help="Runs of this Plan (repeatable, OR).")
-@click.option("-i", "--in", "input_ids", multiple=True, metavar="KNIT_ID", help="Runs reading this Data.")
-@click.option("-o", "--out", "output_ids", multiple=True, metavar="KNIT_ID", help="Runs writing this Data.")
-@click.option("-s", "--status", "statuses", multiple=True, metavar="STATUS", help="Runs in this status (repeatable).")
-@click.option("--since", metavar="RFC3339", help="Only Runs updated at or after this time.")
+@click.option(
+    "-p", "--planid", "--plan", "plan_ids", multiple=True, metavar="PLAN_ID", help="Runs of this Plan (repeatable, OR)."
+)
+@click.option(
+    "-i", "--in-knitid", "--in", "input_ids", multiple=True, metavar="KNIT_ID", help="Runs reading this Data."
+)
+@click.option(
+    "-o", "--out-knitid", "--out", "output_ids", multiple=True, metavar="KNIT_ID", help="Runs writing this Data."
+)
+@click.option(
+    "-s",
+    "--status",
+    "statuses",
+    multiple=True,
+    metavar="STATUS",
+    help=f"Runs in this status (repeatable): {', '.join(s.value for s in FINDABLE)}.",
+)
+@click.option(
+    "--since",
+    metavar=LOOSE_TIME_FORMAT,
+    help="Only Runs updated at or after this time (no zone: local time; e.g. 2024-10-31, 2024-10-31 01:23).",
+)
 @click.option("--duration", metavar="DURATION", help="With --since: a window such as 2h or 30m.")
-def find(plan_ids, input_ids, output_ids, statuses, since, duration) -> None:
-    """Find Runs; repeats of one flag are OR, different flags are AND."""
+@click.option(
+    "--limit", type=click.IntRange(min=1), metavar="N",
+    help="Only the N newest Runs (by creation), newest first (without it: all of them, oldest update first, "
+    "as Knitfab prints them).",
+)  # fmt: skip
+def find(plan_ids, input_ids, output_ids, statuses, since, duration, limit) -> None:
+    """Find Runs; repeats of one flag are OR, different flags are AND.
+
+    The JSON array is printed as it is read, so a long list costs no more memory than a short one.
+    """
+    filters = {
+        "plan_ids": plan_ids, "input_ids": input_ids, "output_ids": output_ids, "statuses": statuses,
+        "since": since, "duration": duration,
+    }  # fmt: skip
     with open_backend() as backend:
-        found = backend.runs.find(
-            plan_ids=plan_ids, input_ids=input_ids, output_ids=output_ids, statuses=statuses,
-            since=since, duration=duration,
-        )  # fmt: skip
-    emit(found)
+        if limit is None:
+            emit_stream(backend.runs.find_iter(**filters))
+        else:
+            emit_stream(newest(backend.runs.find_page, limit, **filters))
 
 
 @run.command()
@@ -63,7 +94,6 @@ def retry(run_id: str) -> None:
     """Run a done or failed Run again, with new outputs (refused while its outputs are used)."""
     with open_backend() as backend:
         retried = backend.runs.retry(run_id)
-        backend.after_write()
     click.echo(f"requested to retry Run: {run_id}", err=True)
     emit(retried)
 

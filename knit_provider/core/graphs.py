@@ -16,16 +16,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from knit_provider.core.errors import InvalidInput
+from knit_provider.core.errors import InvalidInput, shown
 
 KEY_ID = "knit#id"
 KEY_TIMESTAMP = "knit#timestamp"
 KEY_TRANSIENT = "knit#transient"
+TRANSIENT_PURGED = "purged"
 LOG_LABEL = "(log)"
 LOG_PORT = "log"
 
 DATA_COLOR = "#1c9930"
 DATA_EMPHASIS = "#d4ecc6"
+PURGED_COLOR = "#808080"  # a purged Data (Knitfab 2.0): its bytes are gone, its lineage stays
 RUN_COLOR = "#FFA500"
 RUN_EMPHASIS = "#FFD580"
 PLAN_COLOR = "#DAA520"
@@ -136,16 +138,18 @@ class DataNode:
                 system.append(html_escape(tag))
             elif key != KEY_ID:
                 user.append(f"<B>{html_escape(key)}</B>:{html_escape(value)}")
-        link = _link_lines(url, f"Data {self.knit_id}", "\t\t")
+        purged = f"{KEY_TRANSIENT}:{TRANSIENT_PURGED}" in self.tags
+        color, title = (PURGED_COLOR, "Data (purged)") if purged else (DATA_COLOR, "Data")
+        link = _link_lines(url, f"Data {self.knit_id}{' (purged)' if purged else ''}", "\t\t")
         subheader = f'<TR><TD COLSPAN="2"><FONT POINT-SIZE="8">{" | ".join(system)}</FONT></TD></TR>' if system else ""
         out.append(
             f'\t"{dot_escape(self.node_id)}"[\n'
             "\t\tshape=none\n"
-            f'\t\tcolor="{DATA_COLOR}"\n'
+            f'\t\tcolor="{color}"\n'
             f"{link}"
             "\t\tlabel=<\n"
             '\t\t\t<TABLE CELLSPACING="0">\n'
-            f'\t\t\t\t<TR><TD BGCOLOR="{DATA_COLOR}"><FONT COLOR="#FFFFFF"><B>Data</B></FONT></TD>'
+            f'\t\t\t\t<TR><TD BGCOLOR="{color}"><FONT COLOR="#FFFFFF"><B>{title}</B></FONT></TD>'
             f'<TD BGCOLOR="{DATA_EMPHASIS if self.emphasize else PLAIN}">'
             f"knit#id: {html_escape(self.knit_id)}</TD></TR>\n"
             f"\t\t\t\t{subheader}\n"
@@ -307,6 +311,8 @@ class Graph:
         self.roots: list[str] = []  # run ids; ``root#<index>`` points at each
         self.edges: list[Edge] = []
         self._seen: set[tuple[str, str, str]] = set()
+        #: the trace stopped at a node budget before its depth (``service.graphs``'s ``max_nodes``)
+        self.truncated = False
         # edges waiting for a node that is not in the graph yet, keyed by that node's id
         self._pending: dict[str, list[Edge]] = {}
 
@@ -403,5 +409,5 @@ def parse_depth(text: str, *, field: str) -> int | None:
     if text == "all":
         return None
     if not text.isdigit() or int(text) < 1:
-        raise InvalidInput(f"must be a positive number or 'all', not {text!r}", field=field)
+        raise InvalidInput(f"must be a positive number or 'all', not {shown(text)}", field=field)
     return int(text)

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from knit_provider.core.errors import InvalidInput
+from knit_provider.core.documents import load_json
+from knit_provider.core.errors import InvalidInput, shown
 from knit_provider.core.k8s_names import check_image
 
 __all__ = ["ImageConfig", "clean_path", "read_docker_save", "read_dockerfile"]
@@ -80,11 +81,8 @@ def _json_members(stream: BinaryIO) -> dict[str, bytes]:
 
 def _load(files: dict[str, bytes], name: str, *, what: str) -> Any:
     if name not in files:
-        raise InvalidInput(f"broken image tar: {what} {name!r} is not in it")
-    try:
-        return json.loads(files[name])
-    except ValueError as exc:
-        raise InvalidInput(f"broken image tar: {what} {name!r} is not valid JSON: {exc}") from None
+        raise InvalidInput(f"broken image tar: {what} {shown(name)} is not in it")
+    return load_json(files[name], source=f"broken image tar: {what} {shown(name)}")
 
 
 def _blob_name(digest: object) -> str:
@@ -133,7 +131,7 @@ def _images(files: dict[str, bytes]) -> list[tuple[list[str], Any]]:
             raise InvalidInput("broken image tar: manifest.json is not a list")
         for entry in manifest:
             if not isinstance(entry, dict):
-                raise InvalidInput(f"broken image tar: manifest.json entry {entry!r} is not an object")
+                raise InvalidInput(f"broken image tar: manifest.json entry {shown(entry)} is not an object")
             config_name = posixpath.normpath(str(entry.get("Config"))).lstrip("/")
             if config_name not in groups:
                 groups[config_name] = ([], _load(files, config_name, what="image config"))
@@ -158,7 +156,7 @@ def _str_list(value: object, what: str) -> list[str] | None:
     if value is None:
         return None
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise InvalidInput(f"broken image config: {what} must be a list of strings, got {value!r}")
+        raise InvalidInput(f"broken image config: {what} must be a list of strings, got {shown(value)}")
     return list(value)
 
 
@@ -179,7 +177,7 @@ def read_docker_save(stream: BinaryIO, wanted: str | None) -> ImageConfig:
     repository, tag = _cut_image_tag(wanted or "") or (_cut_image_tag(tags[0]) if tags else None) or ("", "")
     config = (document.get("config") if isinstance(document, dict) else None) or {}
     if not isinstance(config, dict):
-        raise InvalidInput(f"broken image config: 'config' must be an object, got {config!r}")
+        raise InvalidInput(f"broken image config: 'config' must be an object, got {shown(config)}")
     volumes = config.get("Volumes") or {}
     env = _str_list(config.get("Env"), "Env") or []
     return ImageConfig(
@@ -312,7 +310,7 @@ def _words(text: str, scope: dict[str, str], escape: str, *, split: bool = True)
 def _json_array(text: str) -> list[str] | None:
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return value if isinstance(value, list) and all(isinstance(v, str) for v in value) else None
 
@@ -330,7 +328,7 @@ def dockerfile_instructions(path: Path) -> Iterator[tuple[str, str, str, str]]:
         where = f"{path}:{number}"
         m = _INSTRUCTION_RE.fullmatch(line)
         if m is None:
-            raise InvalidInput(f"{where}: not a Dockerfile instruction: {line.strip()!r}")
+            raise InvalidInput(f"{where}: not a Dockerfile instruction: {shown(line.strip())}")
         yield where, m.group(1).upper(), (m.group(2) or "").strip(), escape
 
 
@@ -390,7 +388,7 @@ def read_dockerfile(context_dir: Path, image: str | None) -> ImageConfig:
                 pairs = [w.partition("=") for w in _words(rest, scope, escape)]
                 for key, sep, _ in pairs:
                     if not sep or not key:
-                        raise InvalidInput(f"{where}: ENV {key!r} must be written name=value")
+                        raise InvalidInput(f"{where}: ENV {shown(key)} must be written name=value")
                 stage.env.update({key: value for key, _, value in pairs})
             elif first:
                 value = rest[len(first) :].strip()

@@ -15,9 +15,8 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-from knit_provider.core.errors import InvalidInput
+from knit_provider.core.documents import load_yaml
+from knit_provider.core.errors import InvalidInput, shown
 from knit_provider.core.plan_spec import parse_resource
 from knit_provider.core.tags import parse_user_tags
 
@@ -53,19 +52,16 @@ def load_knitenv(path: Path | None) -> KnitEnv:
         return KnitEnv()
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"knitenv {path}: cannot read: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InvalidInput(f"knitenv {path}: not valid YAML: {exc}") from None
+    data = load_yaml(text, source=f"knitenv {path}")
     if data is None:
         return KnitEnv()
     if not isinstance(data, dict):
-        raise InvalidInput(f"knitenv {path}: must be a mapping with 'tag' and/or 'resource', got {data!r}")
+        raise InvalidInput(f"knitenv {path}: must be a mapping with 'tag' and/or 'resource', got {shown(data)}")
     for key in data:
         if key not in _KEYS:
             close = difflib.get_close_matches(str(key), _KEYS, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(_KEYS)}"
-            raise InvalidInput(f"knitenv {path}: unknown key {key!r} ({hint})")
+            raise InvalidInput(f"knitenv {path}: unknown key {shown(key)} ({hint})")
     try:
         return KnitEnv(tags=_tags(data.get("tag")), resources=_resources(data.get("resource")))
     except InvalidInput as exc:
@@ -76,12 +72,13 @@ def _tags(value: object) -> list[str]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise InvalidInput(f"must be a list of 'key:value' tags, got {value!r}", field="tag")
+        raise InvalidInput(f"must be a list of 'key:value' tags, got {shown(value)}", field="tag")
     for index, item in enumerate(value):
         if isinstance(item, dict) and len(item) == 1:
             ((k, v),) = item.items()
             raise InvalidInput(
-                f"tag {item!r} was read as a mapping: write '{k}:{v}' without a space after ':', or quote it",
+                f"tag {shown(item)} was read as a mapping: write {shown(f'{k}:{v}')} without a space after ':', "
+                "or quote it",
                 field=f"tag[{index}]",
             )
     return [str(tag) for tag in parse_user_tags(value, field="tag")]
@@ -91,5 +88,5 @@ def _resources(value: object) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise InvalidInput(f"must be a mapping of resource name to quantity, got {value!r}", field="resource")
+        raise InvalidInput(f"must be a mapping of resource name to quantity, got {shown(value)}", field="resource")
     return dict(parse_resource(name, quantity, field=f"resource.{name}") for name, quantity in value.items())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from knit_provider.core.errors import IllegalTransition, InvalidInput
+from knit_provider.core.errors import IllegalTransition, InvalidInput, UsageError, shown
 
 
 class RunStatus(StrEnum):
@@ -37,6 +37,8 @@ TERMINAL = frozenset({S.DONE, S.FAILED, S.INVALIDATED})
 FINISHED = frozenset({S.DONE, S.FAILED})
 #: Statuses whose Run may still produce or consume Data: they block retry/rm of their upstream.
 LIVE = frozenset(set(RunStatus) - TERMINAL)
+#: What ``knit run find -s`` accepts: Knitfab's server refuses ``invalidated`` there (tombstones are not found).
+FINDABLE = tuple(s for s in RunStatus if s is not S.INVALIDATED)
 
 EXIT_STOPPED = (0, "stopped by user")
 EXIT_STOPPED_FAIL = (253, "stopped by user (--fail)")
@@ -47,7 +49,16 @@ def parse_status(text: str, *, field: str = "status") -> RunStatus:
         return RunStatus(text.strip().lower())
     except ValueError:
         known = ", ".join(s.value for s in RunStatus)
-        raise InvalidInput(f"unknown run status {text!r} (one of {known})", field=field) from None
+        raise InvalidInput(f"unknown run status {shown(text)} (one of {known})", field=field) from None
+
+
+def parse_status_filter(text: str, *, field: str = "status") -> RunStatus:
+    """A status to find Runs by: a usage error unless it is one of ``FINDABLE`` (Knitfab's rule)."""
+    status = RunStatus._value2member_map_.get(text.strip().lower()) if isinstance(text, str) else None
+    if status not in FINDABLE:
+        allowed = ", ".join(s.value for s in FINDABLE)
+        raise UsageError(f"{shown(text)} is not a status Runs can be found by (one of {allowed})", field=field)
+    return status
 
 
 def check_transition(run_id: str, current: RunStatus, target: RunStatus) -> None:

@@ -13,9 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
-from knit_provider.core.errors import InvalidInput
+from knit_provider.core.documents import load_yaml
+from knit_provider.core.errors import InvalidInput, shown
 from knit_provider.core.k8s_names import (
     check_dns_subdomain,
     check_image,
@@ -25,12 +24,13 @@ from knit_provider.core.k8s_names import (
     mount_paths_conflict,
     normalize_mount_path,
 )
-from knit_provider.core.tags import KEY_ID, KEY_TIMESTAMP, Tag, parse_tag
+from knit_provider.core.run_control import RunControl
+from knit_provider.core.tags import KEY_ID, KEY_TIMESTAMP, Tag, control_character, parse_tag
 from knit_provider.core.timefmt import format_ms, parse_rfc3339
 
 TOP_KEYS = (
     "image", "entrypoint", "args", "inputs", "outputs", "log", "active",
-    "resources", "on_node", "service_account", "annotations",
+    "resources", "on_node", "service_account", "annotations", "timeout", "retries",
 )  # fmt: skip
 MOUNT_KEYS = ("path", "tags")
 LOG_KEYS = ("tags",)
@@ -134,6 +134,7 @@ class PlanSpec:
     on_node: OnNode = field(default_factory=OnNode)
     service_account: str | None = None
     annotations: tuple[Annotation, ...] = ()
+    control: RunControl = field(default_factory=RunControl)  # beyond Knitfab: timeout, retries (mutable)
 
     def __post_init__(self) -> None:
         # An empty entrypoint/args means "use the image's", exactly as absent does (Kubernetes semantics).
@@ -181,6 +182,7 @@ class PlanSpec:
             out["service_account"] = self.service_account
         if self.annotations:
             out["annotations"] = [str(a) for a in self.annotations]
+        out.update(self.control.to_dict())
         return out
 
 
@@ -189,21 +191,24 @@ class PlanSpec:
 
 
 def parse_annotation(text: object, *, field: str = "annotations") -> Annotation:
-    """``"key=value"``: key a Kubernetes annotation key, value any string; both sides trimmed (as Knitfab)."""
+    """``"key=value"``: key a Kubernetes annotation key, value any one-line string; both sides trimmed (as Knitfab)."""
     if not isinstance(text, str):
-        raise InvalidInput(f"an annotation must be a string 'key=value', got {text!r}", field=field)
+        raise InvalidInput(f"an annotation must be a string 'key=value', got {shown(text)}", field=field)
     key, sep, value = text.partition("=")
     if not sep:
-        raise InvalidInput(f"annotation {text!r} has no '=' (write key=value)", field=field)
-    check_qualified_name(key.strip(), field=field, what=f"annotation {text!r}: key")
+        raise InvalidInput(f"annotation {shown(text)} has no '=' (write key=value)", field=field)
+    check_qualified_name(key.strip(), field=field, what=f"annotation {shown(text)}: key")
+    bad = control_character(value)
+    if bad is not None:
+        raise InvalidInput(f"annotation {shown(text)}: its value contains the control character {bad}", field=field)
     return Annotation(key.strip(), value.strip())
 
 
 def parse_resource(name: object, quantity: object, *, field: str | None = None) -> tuple[str, str]:
     """A Kubernetes resource name (``cpu``, ``nvidia.com/gpu``) and quantity (``500m``, ``1Gi``; numbers too)."""
-    where = field or f"resources.{name}"
+    where = field or f"resources.{str(name)[:64]}"
     if not isinstance(name, str):
-        raise InvalidInput(f"resource name must be a string, got {name!r}", field=where)
+        raise InvalidInput(f"resource name must be a string, got {shown(name)}", field=where)
     check_qualified_name(name, field=where, what="resource name")
     return name, check_quantity(quantity, field=where)
 
@@ -214,13 +219,15 @@ def validate_service_account(name: object, *, field: str = "service_account") ->
 
 
 def parse_node_label(text: object, *, field: str = "on_node") -> NodeLabel:
-    """``"key=value"`` following Kubernetes label syntax (the value may be empty)."""
+    """``"key=value"`` following Kubernetes label syntax; the value may not be empty (as Knitfab)."""
     if not isinstance(text, str):
-        raise InvalidInput(f"a node label must be a string 'key=value', got {text!r}", field=field)
+        raise InvalidInput(f"a node label must be a string 'key=value', got {shown(text)}", field=field)
     key, sep, value = text.partition("=")
     if not sep:
-        raise InvalidInput(f"node label {text!r} has no '=' (write key=value)", field=field)
-    check_qualified_name(key.strip(), field=field, what=f"node label {text!r}: key")
+        raise InvalidInput(f"node label {shown(text)} has no '=' (write key=value)", field=field)
+    check_qualified_name(key.strip(), field=field, what=f"node label {shown(text)}: key")
+    if not value.strip():
+        raise InvalidInput(f"node label {shown(text)} has an empty value (write key=value)", field=field)
     check_label_value(value.strip(), field=field)
     return NodeLabel(key.strip(), value.strip())
 
@@ -231,18 +238,18 @@ def parse_node_label(text: object, *, field: str = "on_node") -> NodeLabel:
 
 def _mapping(value: object, known: tuple[str, ...], *, field: str | None) -> dict[Any, Any]:
     if not isinstance(value, dict):
-        raise InvalidInput(f"must be a mapping, got {value!r}", field=field)
+        raise InvalidInput(f"must be a mapping, got {shown(value)}", field=field)
     for key in value:
         if key not in known:
             close = difflib.get_close_matches(str(key), known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
-            raise InvalidInput(f"unknown key {key!r}{hint}", field=field)
+            raise InvalidInput(f"unknown key {shown(key)}{hint}", field=field)
     return value
 
 
 def _list(value: object, *, field: str, what: str) -> list[Any]:
     if not isinstance(value, list):
-        raise InvalidInput(f"must be a list of {what}, got {value!r}", field=field)
+        raise InvalidInput(f"must be a list of {what}, got {shown(value)}", field=field)
     return value
 
 
@@ -252,24 +259,27 @@ def _str_list(value: object, *, field: str) -> tuple[str, ...] | None:
     items = _list(value, field=field, what="strings")
     for index, item in enumerate(items):
         if isinstance(item, bool) or not isinstance(item, (str, int, float)):
-            raise InvalidInput(f"must be a string, got {item!r}", field=f"{field}[{index}]")
+            raise InvalidInput(f"must be a string, got {shown(item)}", field=f"{field}[{index}]")
     return tuple(str(item) for item in items) or None
 
 
-def _tags(value: object, *, field: str) -> list[tuple[str, Tag]]:
-    """Parse a tag list (>= 1 tag) into ``(field of the tag, Tag)`` pairs."""
+def _tags(value: object, *, field: str, required: bool) -> list[tuple[str, Tag]]:
+    """Parse a tag list into ``(field of the tag, Tag)`` pairs; an input's list (``required``) needs one tag."""
+    if value is None and not required:
+        return []
     if value is None:
         raise InvalidInput("'tags' is required: a list of at least one 'key:value' tag", field=field)
     items = _list(value, field=field, what="'key:value' tags")
-    if not items:
-        raise InvalidInput(f"needs at least one tag, got {items!r}", field=field)
+    if not items and required:
+        raise InvalidInput(f"needs at least one tag, got {shown(items)}", field=field)
     tags = []
     for index, item in enumerate(items):
         where = f"{field}[{index}]"
         if isinstance(item, dict) and len(item) == 1:
             ((k, v),) = item.items()
+            written = shown(f"{k}:{'' if v is None else v}")
             raise InvalidInput(
-                f"tag {item!r} was read as a mapping: write '{k}:{v}' without a space after ':', or quote it",
+                f"tag {shown(item)} was read as a mapping: write {written} without a space after ':', or quote it",
                 field=where,
             )
         tags.append((where, parse_tag(item, field=where)))
@@ -279,34 +289,50 @@ def _tags(value: object, *, field: str) -> list[tuple[str, Tag]]:
 def _no_system_tags(tags: list[tuple[str, Tag]]) -> list[Tag]:
     for where, tag in tags:
         if tag.is_system:
-            raise InvalidInput(f"system tag {str(tag)!r} is not allowed here (only on inputs, as a pin)", field=where)
+            raise InvalidInput(
+                f"system tag {shown(str(tag))} is not allowed here (only on inputs, as a pin)", field=where
+            )
     return [tag for _, tag in tags]
 
 
+def _pin_timestamp(tag: Tag, *, field: str) -> int:
+    try:
+        return parse_rfc3339(tag.value, field=field)
+    except InvalidInput:
+        raise InvalidInput(
+            f"pin {shown(str(tag))}: {shown(tag.value)} is not an RFC3339 time with a zone (e.g. 2024-01-02T03:04:05Z)",
+            field=field,
+        ) from None
+
+
 def _input(value: object, *, field: str) -> InputSpec:
+    """An input; as Knitfab, a pin written twice alike (the same id, the same instant in any zone) is one pin."""
     item = _mapping(value, MOUNT_KEYS, field=field)
     path = normalize_mount_path(item.get("path"), field=f"{field}.path")
     user: list[Tag] = []
     pin_id: str | None = None
     pin_ts: int | None = None
-    for where, tag in _tags(item.get("tags"), field=f"{field}.tags"):
+    for where, tag in _tags(item.get("tags"), field=f"{field}.tags", required=True):
         if tag.key == KEY_ID:
-            if pin_id is not None:
-                raise InvalidInput(f"{str(tag)!r}: knit#id may be pinned at most once", field=where)
+            if pin_id is not None and pin_id != tag.value:
+                raise InvalidInput(
+                    f"{shown(str(tag))}: the input is already pinned to knit#id {shown(pin_id)}; "
+                    "an input may be pinned to one Data only",
+                    field=where,
+                )
             pin_id = tag.value
         elif tag.key == KEY_TIMESTAMP:
-            if pin_ts is not None:
-                raise InvalidInput(f"{str(tag)!r}: knit#timestamp may be pinned at most once", field=where)
-            try:
-                pin_ts = parse_rfc3339(tag.value, field=where)
-            except InvalidInput:
+            instant = _pin_timestamp(tag, field=where)
+            if pin_ts is not None and pin_ts != instant:
                 raise InvalidInput(
-                    f"pin {str(tag)!r}: {tag.value!r} is not an RFC3339 time with a zone (e.g. 2024-01-02T03:04:05Z)",
+                    f"{shown(str(tag))}: the input is already pinned to knit#timestamp {format_ms(pin_ts)}; "
+                    "an input may be pinned to one instant only",
                     field=where,
-                ) from None
+                )
+            pin_ts = instant
         elif tag.is_system:
             raise InvalidInput(
-                f"system tag {str(tag)!r} is not allowed on an input (only {KEY_ID} and {KEY_TIMESTAMP} pins)",
+                f"system tag {shown(str(tag))} is not allowed on an input (only {KEY_ID} and {KEY_TIMESTAMP} pins)",
                 field=where,
             )
         else:
@@ -315,9 +341,10 @@ def _input(value: object, *, field: str) -> InputSpec:
 
 
 def _output(value: object, *, field: str) -> OutputSpec:
+    """An output; its tags may be empty (as Knitfab): its Data then feed no Plan, every input needing a tag."""
     item = _mapping(value, MOUNT_KEYS, field=field)
     path = normalize_mount_path(item.get("path"), field=f"{field}.path")
-    return OutputSpec(path, tuple(_no_system_tags(_tags(item.get("tags"), field=f"{field}.tags"))))
+    return OutputSpec(path, tuple(_no_system_tags(_tags(item.get("tags"), field=f"{field}.tags", required=False))))
 
 
 def _check_mounts(mounts: list[tuple[str, str]]) -> None:
@@ -331,7 +358,7 @@ def _check_mounts(mounts: list[tuple[str, str]]) -> None:
                 else:
                     relation = "contains"
                 raise InvalidInput(
-                    f"mount path {path_b!r} {relation} {field_a} {path_a!r}; mount paths may not overlap",
+                    f"mount path {shown(path_b)} {relation} {field_a} {shown(path_a)}; mount paths may not overlap",
                     field=field_b,
                 )
 
@@ -351,7 +378,7 @@ def _on_node(value: object) -> OnNode:
 def parse_plan_dict(data: object) -> PlanSpec:
     """Validate a plan given as parsed YAML/JSON (every rule of DESIGN.md section 2)."""
     if not isinstance(data, dict):
-        raise InvalidInput(f"a plan must be a mapping with at least 'image' and 'inputs', got {data!r}")
+        raise InvalidInput(f"a plan must be a mapping with at least 'image' and 'inputs', got {shown(data)}")
     _mapping(data, TOP_KEYS, field=None)
     image = check_image(data.get("image"), field="image")
     entrypoint = _str_list(data.get("entrypoint"), field="entrypoint")
@@ -359,7 +386,7 @@ def parse_plan_dict(data: object) -> PlanSpec:
 
     raw_inputs = data.get("inputs")
     if not raw_inputs:
-        raise InvalidInput(f"at least one input is required, got {raw_inputs!r}", field="inputs")
+        raise InvalidInput(f"at least one input is required, got {shown(raw_inputs)}", field="inputs")
     inputs = [_input(v, field=f"inputs[{i}]") for i, v in enumerate(_list(raw_inputs, field="inputs", what="inputs"))]
     raw_outputs = data.get("outputs")
     raw_outputs = [] if raw_outputs is None else _list(raw_outputs, field="outputs", what="outputs")
@@ -372,31 +399,29 @@ def parse_plan_dict(data: object) -> PlanSpec:
     log = None
     if data.get("log") is not None:
         log_data = _mapping(data["log"], LOG_KEYS, field="log")
-        log = LogSpec(tuple(_no_system_tags(_tags(log_data.get("tags"), field="log.tags"))))
+        log = LogSpec(tuple(_no_system_tags(_tags(log_data.get("tags"), field="log.tags", required=False))))
 
     active = data.get("active", True)
     if active is None:
         active = True
     if not isinstance(active, bool):
-        raise InvalidInput(f"must be true or false, got {active!r}", field="active")
+        raise InvalidInput(f"must be true or false, got {shown(active)}", field="active")
 
     resources: dict[str, str] = {}
     if data.get("resources") is not None:
         raw = data["resources"]
         if not isinstance(raw, dict):
-            raise InvalidInput(f"must be a mapping of resource name to quantity, got {raw!r}", field="resources")
+            raise InvalidInput(f"must be a mapping of resource name to quantity, got {shown(raw)}", field="resources")
         resources = dict(parse_resource(name, quantity) for name, quantity in raw.items())
 
     service_account = data.get("service_account")
     if service_account is not None:
         service_account = validate_service_account(service_account)
 
-    annotations: dict[str, Annotation] = {}  # as Knitfab: the same key set twice, the last one wins
+    # as Knitfab: a key may have several values (key=a, key=b); only exact duplicates merge (PlanSpec sorts them)
     raw_annotations = data.get("annotations")
     raw_annotations = [] if raw_annotations is None else _list(raw_annotations, field="annotations", what="'key=value'")
-    for index, text in enumerate(raw_annotations):
-        annotation = parse_annotation(text, field=f"annotations[{index}]")
-        annotations[annotation.key] = annotation
+    annotations = [parse_annotation(text, field=f"annotations[{index}]") for index, text in enumerate(raw_annotations)]
 
     return PlanSpec(
         image=image,
@@ -409,37 +434,11 @@ def parse_plan_dict(data: object) -> PlanSpec:
         resources=resources,
         on_node=_on_node(data.get("on_node")),
         service_account=service_account,
-        annotations=tuple(annotations.values()),
+        annotations=tuple(annotations),
+        control=RunControl.parse(data.get("timeout"), data.get("retries")),
     )
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key repeated in one mapping (PyYAML silently keeps the last)."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        if key_node.tag == "tag:yaml.org,2002:merge":
-            continue
-        key = loader.construct_object(key_node, deep=True)
-        try:
-            duplicate = key in seen
-            seen.add(key)
-        except TypeError:
-            continue
-        if duplicate:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-    return loader.construct_mapping(node, deep=True)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def parse_plan_yaml(text: str) -> PlanSpec:
-    """Parse and validate a plan YAML document."""
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise InvalidInput(f"not valid YAML: {exc}") from None
-    return parse_plan_dict(data)
+def parse_plan_yaml(text: str, *, source: str = "plan") -> PlanSpec:
+    """Parse and validate a plan YAML document; ``source`` (the file name) starts a syntax error's message."""
+    return parse_plan_dict(load_yaml(text, source=source))

@@ -14,7 +14,7 @@ import posixpath
 import re
 import shlex
 
-from knit_provider.core.errors import InvalidInput
+from knit_provider.core.errors import InvalidInput, shown
 from knit_provider.core.image_config import ImageConfig, clean_path, read_docker_save, read_dockerfile
 from knit_provider.core.k8s_names import check_image, mount_paths_conflict, normalize_mount_path
 from knit_provider.core.plan_spec import parse_resource
@@ -242,11 +242,11 @@ def detect_mounts(config: ImageConfig) -> tuple[list[str], list[str], list[str]]
         try:
             normalize_mount_path(path)
         except InvalidInput:
-            notes.append(f"{kind} path {path!r} was left out: it is not a usable mount path")
+            notes.append(f"{kind} path {shown(path)} was left out: it is not a usable mount path")
             continue
         clash = next((other for other in kept if mount_paths_conflict(other, path)), None)
         if clash is not None:
-            notes.append(f"{kind} path {path!r} was left out: it overlaps {kept[clash]} path {clash!r}")
+            notes.append(f"{kind} path {shown(path)} was left out: it overlaps {kept[clash]} path {shown(clash)}")
             continue
         kept[path] = kind
     return (

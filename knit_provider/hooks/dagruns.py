@@ -3,16 +3,25 @@
 Airflow 3 forbids task code the metadata database; the supported route is the supervisor, which relays to
 the execution API. ``TriggerDagRunOperator`` uses the same message, but only once per task: the generator
 starts many DagRuns in one pass, so it sends the message itself. Kept in one small module because it touches
-Task SDK internals (``airflow.sdk.execution_time``).
+Task SDK internals (``airflow.sdk.execution_time``). Used by the generator's sensor (every Run due) and by a Run's
+task (``TaskDispatcher``: the Runs its outputs cause, at once), side by side.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 
 from airflow.sdk.exceptions import AirflowRuntimeError, ErrorType
 
-from knit_provider.service.execution import Dispatch
+from knit_provider.core.airflow_names import Dispatch
+from knit_provider.hooks.knit import airflow_base_path
+from knit_provider.service.context import Knit
+from knit_provider.service.starting import DispatchReport, start_now
+from knit_provider.version_compat import TRIGGER_DAG_RUN_NOTE
+
+#: What a refused TriggerDagRun raises (typically a 404: the Plan's DAG is not parsed yet).
+REFUSALS = (AirflowRuntimeError,)
 
 
 class Outcome(StrEnum):
@@ -34,11 +43,13 @@ def _status_code(err: AirflowRuntimeError) -> int | None:
 def trigger(dag_id: str, run_id: str, *, conf: dict, note: str | None = None, reset: bool = False) -> Outcome:
     """Create DagRun ``run_id`` of ``dag_id`` (or, with ``reset``, clear an existing one to run again).
 
-    Raises ``AirflowRuntimeError`` when the API refuses, e.g. 404 for a DAG not parsed yet.
+    Raises ``AirflowRuntimeError`` when the API refuses, e.g. 404 for a DAG not parsed yet. The ``note`` is
+    dropped on Airflow 3.1, whose Task SDK cannot set one.
     """
     from airflow.sdk.execution_time.comms import ErrorResponse, TriggerDagRun
 
-    reply = _comms().send(TriggerDagRun(dag_id=dag_id, run_id=run_id, conf=conf, note=note, reset_dag_run=reset))
+    noted = {"note": note} if TRIGGER_DAG_RUN_NOTE else {}
+    reply = _comms().send(TriggerDagRun(dag_id=dag_id, run_id=run_id, conf=conf, reset_dag_run=reset, **noted))
     if isinstance(reply, ErrorResponse):
         if reply.error == ErrorType.DAGRUN_ALREADY_EXISTS:
             return Outcome.EXISTS
@@ -62,3 +73,27 @@ def state(dag_id: str, run_id: str) -> str | None:
 def dispatch_state(dispatch: Dispatch) -> str | None:
     """Airflow's state of the DagRun carrying a Run (what reconciliation compares the catalog against)."""
     return state(dispatch.dag_id, dispatch.dagrun_id)
+
+
+def start_dagrun(dispatch: Dispatch, still_waiting: Callable[[], bool]) -> None:
+    """Create the Run's DagRun; a finished DagRun of a retried Run (waiting again) is cleared to run again, never
+    one that a stale claim finds already run by another dispatcher."""
+    outcome = trigger(
+        dispatch.dag_id, dispatch.dagrun_id, conf=dispatch.conf, note=dispatch.note_at(airflow_base_path())
+    )
+    finished = outcome is Outcome.EXISTS and dispatch_state(dispatch) in ("success", "failed")
+    if finished and still_waiting():
+        trigger(dispatch.dag_id, dispatch.dagrun_id, conf=dispatch.conf, reset=True)
+
+
+class TaskDispatcher:
+    """A Run's task starts the Runs its outputs cause through the Task SDK (no HTTP, no credentials needed)."""
+
+    def __init__(self, *, redispatch_after_s: float) -> None:
+        self.redispatch_after_s = redispatch_after_s
+        self.report = DispatchReport()
+
+    def runs_waiting(self, knit: Knit, run_ids: Sequence[str]) -> None:
+        report = start_now(knit, run_ids, start_dagrun, refusals=REFUSALS, redispatch_after_s=self.redispatch_after_s)
+        self.report.started += report.started
+        self.report.deferred.update(report.deferred)

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
 
+from knit_provider.core.airflow_names import web_path
+from knit_provider.core.errors import InvalidInput
+from knit_provider.core.store_urls import EXTRA_OF, is_local
 from knit_provider.service.context import Knit
 from knit_provider.service.settings import KnitSettings
-
-
-def _airflow_conf():
-    try:
-        from airflow.sdk import conf
-    except ImportError:  # Airflow 3.1
-        from airflow.configuration import conf
-    return conf
+from knit_provider.version_compat import airflow_conf
 
 
 class KnitHook(BaseHook):
@@ -62,7 +59,7 @@ class KnitHook(BaseHook):
     def settings(self) -> KnitSettings:
         if self._settings is None:
             extras = self._extras()
-            conf = _airflow_conf()
+            conf = airflow_conf()
 
             def lookup(key: str) -> str | None:
                 if extras.get(key) not in (None, ""):
@@ -73,7 +70,31 @@ class KnitHook(BaseHook):
         return self._settings
 
     def get_conn(self) -> Knit:
-        return self.settings.open_knit()
+        return self.settings.open_knit(filesystem=self.data_store_filesystem)  # made when the store is first used
+
+    def data_store_filesystem(self) -> Any:
+        """The object store's fsspec filesystem through Airflow's ``ObjectStoragePath``, holding the credentials of
+        ``[knit] data_store_conn_id``; None for a local store, or for an object store without a connection when
+        no Airflow provider handles its scheme (fsspec then finds credentials itself: ``AWS_*``, pod identity)."""
+        settings = self.settings
+        url, conn_id = settings.store.url, settings.data_store_conn_id or None
+        if is_local(url):
+            return None
+        from airflow.sdk import ObjectStoragePath
+        from airflow.sdk.io import has_fs
+
+        scheme = urlsplit(url).scheme
+        if not has_fs(scheme):
+            if conn_id:
+                raise InvalidInput(
+                    f"[knit] data_store_conn_id: no installed Airflow provider serves {scheme}:// connections "
+                    f"(pip install 'airflow-provider-knit[{EXTRA_OF.get(scheme, scheme)}]')",
+                    field="data_store_conn_id",
+                )
+            return None
+        if conn_id is None and settings.store.options:
+            return None  # plain fsspec with the options (an endpoint, a region) and the default credentials
+        return ObjectStoragePath(url, conn_id=conn_id).fs
 
     def test_connection(self) -> tuple[bool, str]:
         try:
@@ -82,3 +103,9 @@ class KnitHook(BaseHook):
         except Exception as exc:
             return False, str(exc)
         return True, "Knit catalog reachable"
+
+
+def airflow_base_path() -> str:
+    """The path Airflow is served under (``[api] base_url``, e.g. ``/airflow``; ``""`` at the root): the links
+    Knit writes into Airflow (extra links, DagRun notes, the plugin's views) start with it."""
+    return web_path(airflow_conf().get("api", "base_url", fallback=""))

@@ -15,14 +15,13 @@ from typing import Any
 
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.providers.cncf.kubernetes.utils.pod_manager import PodLaunchFailedException, PodLaunchTimeoutException
-from airflow.providers.cncf.kubernetes.version_compat import AIRFLOW_V_3_3_PLUS
 from airflow.sdk import Context
 from kubernetes.client import models as k8s
 from kubernetes.client.exceptions import ApiException
 
 from knit_provider.hooks.knit import KnitHook
 from knit_provider.operators.links import KnitRunLink
-from knit_provider.operators.run import KNIT_RUN_ID_TEMPLATE, KnitRunLifecycle, stop_watch
+from knit_provider.operators.run import KNIT_RUN_ID_TEMPLATE, KnitRunLifecycle
 from knit_provider.runners.base import OutputSink
 from knit_provider.runners.kubernetes.config import KubernetesSettings
 from knit_provider.runners.kubernetes.names import label_safe
@@ -32,12 +31,14 @@ from knit_provider.runners.kubernetes.outcome import (
     error_text,
     launch_failure,
     program_exit,
+    staged_outcome,
 )
 from knit_provider.runners.kubernetes.pod_spec import LABEL, PodPlan, build_pod
 from knit_provider.service import plans
 from knit_provider.service.context import Knit
-from knit_provider.service.execution import Assignment, Ending, conclude, started
+from knit_provider.service.execution import Assignment, Ending, conclude, started, watching
 from knit_provider.service.settings import KnitSettings
+from knit_provider.version_compat import AIRFLOW_V_3_3_PLUS
 
 
 class KnitPodOperator(KnitRunLifecycle, KubernetesPodOperator):
@@ -65,7 +66,7 @@ class KnitPodOperator(KnitRunLifecycle, KubernetesPodOperator):
         schedule_timeout_seconds: int | None = None,
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("retries", 0)  # a Knit retry is `knit run retry` (or clearing the task)
+        kwargs.setdefault("retries", 0)  # the Plan's retries (its DAG sets them); else `knit run retry`
         kwargs.setdefault("log_pod_spec_on_failure", False)  # the Run's message says what failed
         kwargs.setdefault("startup_check_interval_seconds", 1)
         kwargs["deferrable"] = False
@@ -98,6 +99,7 @@ class KnitPodOperator(KnitRunLifecycle, KubernetesPodOperator):
         self._launch_failure: str | None = None
         self._stop_requested = False
         self._sink: OutputSink | None = None
+        self._staged = False
 
     # ---- the Knit side ----------------------------------------------------------------------------------
 
@@ -114,7 +116,9 @@ class KnitPodOperator(KnitRunLifecycle, KubernetesPodOperator):
             self._sink = OutputSink(assignment.log_path or Path(scratch) / "log", None)
             self.log_formatter = self._keep_line
             try:
-                with stop_watch(knit, assignment.run_id, self._stop, self.log):
+                control = assignment.control.with_defaults(settings.default_control)
+                with watching(knit, assignment.run_id, self._stop, heartbeat_timeout_s=settings.heartbeat_timeout_s,
+                              timeout_s=control.timeout_s):  # fmt: skip
                     try:
                         self._prepare(knit, settings.kubernetes, assignment)
                         KubernetesPodOperator.execute(self, context)
@@ -130,11 +134,14 @@ class KnitPodOperator(KnitRunLifecycle, KubernetesPodOperator):
                 self._sink.close()
                 self._sink = None
         self.log.info("program ended: exit %s %s", exit_code, message)
-        return conclude(knit, assignment.run_id, exit_code=exit_code, message=message)
+        return conclude(
+            knit, assignment.run_id, exit_code=exit_code, message=message, retries_left=self.retries_left(context)
+        )
 
     def _prepare(self, knit: Knit, kube: KubernetesSettings, assignment: Assignment) -> None:
         """The pod for KPO to create, and no pod of an earlier attempt left running."""
         self._configure(kube)
+        self._staged = kube.pod.object_store  # the pod fetches and uploads its Data itself (``staging``)
         pod_plan = PodPlan.from_plan_json(plans.show(knit, assignment.plan_id))
         self.full_pod_spec = build_pod(assignment, pod_plan, kube.pod)
         self.base_container_name = kube.pod.container_name
@@ -162,6 +169,9 @@ class KnitPodOperator(KnitRunLifecycle, KubernetesPodOperator):
         if self._launch_failure is not None:
             return EXIT_NOT_STARTED, self._launch_failure
         ended = program_exit(self.remote_pod, self.base_container_name)
+        staging = staged_outcome(self.remote_pod, ended) if self._staged else None
+        if staging is not None:
+            return staging
         if ended is not None:
             return ended
         if error is None:
@@ -172,6 +182,15 @@ class KnitPodOperator(KnitRunLifecycle, KubernetesPodOperator):
         if _is_not_found(error):
             return EXIT_POD_LOST, f"pod {name} vanished while the program ran (deleted or evicted); no exit code"
         return EXIT_POD_LOST, f"pod {name} ended without the program's exit code: {error_text(error)}"
+
+    def post_complete_action(self, *, pod: k8s.V1Pod, remote_pod: k8s.V1Pod, **kwargs: Any) -> Any:
+        """The pod as it ended, read once more before KPO deletes it: its stagers' ends are part of the Run's."""
+        if self._staged and pod is not None:
+            try:
+                remote_pod = self.remote_pod = self.pod_manager.read_pod(pod)
+            except Exception as err:  # gone already: the last state read stands
+                self.log.warning("could not read pod %s at its end: %s", pod.metadata.name, err)
+        return super().post_complete_action(pod=pod, remote_pod=remote_pod, **kwargs)
 
     def _stop(self) -> None:
         """``knit run stop``: delete the pod (its end then ends the task); a pod not created yet is deleted

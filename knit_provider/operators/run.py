@@ -1,79 +1,44 @@
 """Executing one Knit Run (its DagRun's conf names it) as an Airflow task.
 
 ``KnitRunLifecycle`` is what every execution operator does around the program, whatever runs it: start the
-attempt, report running, conclude with the exit code and message (outputs and the log Data registered), start
-the Runs the outputs cause at once, and fail the task when the Run failed. ``KnitRunOperator`` runs the program
-with the process or docker runner; ``KnitPodOperator`` (operators/pod.py) with the real KubernetesPodOperator.
+attempt, run the program (``run_program``, which reports running, keeps the heartbeat, honours a stop and
+concludes with the exit), start the Runs the outputs cause at once (the Task SDK dispatcher), and fail the task
+when the Run failed. ``KnitRunOperator`` runs the program with the process or docker runner
+(``service.execution.run_program``); ``KnitPodOperator`` (operators/pod.py) with the real KubernetesPodOperator.
 """
 
 from __future__ import annotations
 
-import tempfile
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, Context
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowException
 
+from knit_provider.core.airflow_names import run_id_of_dagrun
 from knit_provider.core.errors import Conflict
 from knit_provider.core.lifecycle import RunStatus
+from knit_provider.hooks.dagruns import TaskDispatcher
 from knit_provider.hooks.knit import KnitHook
-from knit_provider.operators.dispatch import start_dagruns
-from knit_provider.operators.links import KnitRunLink, knit_run_id_of
+from knit_provider.listeners.publish import publish
+from knit_provider.operators.lineage import KnitRunLineage
+from knit_provider.operators.links import KnitRunLink
 from knit_provider.service.context import Knit
-from knit_provider.service.execution import Assignment, Ending, claim_dispatchable, conclude, start_attempt, started
-from knit_provider.service.execution import status_of as run_status
+from knit_provider.service.dispatching import status_of
+from knit_provider.service.execution import Assignment, Ending, run_program, start_attempt
+from knit_provider.service.lifecycle_hooks import after_run
 from knit_provider.service.settings import KnitSettings
+from knit_provider.version_compat import AirflowFailException, AirflowSkipException
 
 if TYPE_CHECKING:
-    from knit_provider.runners.base import Runner, RunRequest
+    from knit_provider.runners.base import Runner
 
-STOP_POLL_S = 1.0
 #: The DagRun conf names the Run; a DagRun Knit started also names it in its run id (``knit__<run id>``).
 KNIT_RUN_ID_TEMPLATE = "{{ dag_run.conf.get('knit_run_id', '') if dag_run.conf else '' }}"
 
 
-def request_for(assignment: Assignment, log_path: Path) -> RunRequest:
-    from knit_provider.runners.base import Mount, RunRequest
-
-    mounts = [Mount(p.host_dir, p.path, read_only=True) for p in assignment.inputs]
-    mounts += [Mount(p.host_dir, p.path, read_only=False) for p in assignment.outputs]
-    return RunRequest(
-        run_id=assignment.run_id,
-        image=assignment.image,
-        entrypoint=assignment.entrypoint,
-        args=assignment.args,
-        mounts=tuple(mounts),
-        env=dict(assignment.env),
-        log_path=log_path,
-    )
-
-
-@contextmanager
-def stop_watch(knit: Knit, run_id: str, kill: Callable[[], None], log: Any) -> Iterator[None]:
-    """While the body runs, a ``knit run stop`` (the Run turning completing/aborting) calls ``kill`` once."""
-    finished = threading.Event()
-
-    def watch() -> None:
-        while not finished.wait(STOP_POLL_S):
-            if run_status(knit, run_id) in (RunStatus.COMPLETING, RunStatus.ABORTING):
-                log.warning("Knit Run %s was stopped: killing its program", run_id)
-                kill()
-                return
-
-    watcher = threading.Thread(target=watch, name="knit-stop-watch", daemon=True)
-    watcher.start()
-    try:
-        yield
-    finally:
-        finished.set()
-
-
-class KnitRunLifecycle:
-    """Mixed into an operator (before its Airflow base class), which implements :meth:`run_program`.
+class KnitRunLifecycle(KnitRunLineage):
+    """Mixed into an operator (before its Airflow base class), which implements :meth:`run_program`. Its lineage
+    goes to OpenLineage when Airflow's OpenLineage provider is installed (``operators.lineage``).
 
     A failed Run fails the task, so Airflow shows it; clearing the task in Airflow's UI retries the Run.
     """
@@ -81,42 +46,59 @@ class KnitRunLifecycle:
     plan_id: str
     knit_run_id: str
     knit_conn_id: str
+    retries: int
     log: Any
 
     def execute(self, context: Context) -> dict[str, Any]:
-        run_id = self.knit_run_id or knit_run_id_of(context["dag_run"].run_id)
+        # The Plan DAG's outlets (KnitAssets) draw Airflow's asset graph; their events come from the assets'
+        # watchers, one per Data with its knit id, so the task itself emits none.
+        self.outlets = []
+        run_id = self.knit_run_id or run_id_of_dagrun(context["dag_run"].run_id)
         if not run_id:
             raise AirflowFailException("this DagRun carries no Knit Run (conf 'knit_run_id'); start Runs with knit")
         hook = KnitHook(self.knit_conn_id)
         settings = hook.settings
+        downstream = TaskDispatcher(redispatch_after_s=settings.redispatch_after_s)
         with hook.get_conn() as knit:
+            knit.dispatcher = downstream  # the Runs this Run's outputs cause start at once
             try:
-                attempt = start_attempt(knit, run_id)
-            except Conflict as err:
-                raise AirflowFailException(str(err)) from None
-            if attempt is None:
-                raise AirflowSkipException(f"Knit Run {run_id} has nothing to do ({run_status(knit, run_id).value})")
-            ending = self.run_program(knit, settings, attempt, context) if isinstance(attempt, Assignment) else attempt
-            report = start_dagruns(
-                knit,
-                claim_dispatchable(knit, redispatch_after_s=settings.redispatch_after_s, run_ids=ending.created_runs),
-                release_refused=True,
-            )
+                try:
+                    attempt = start_attempt(knit, run_id, hooks=settings.hooks)
+                except Conflict as err:
+                    raise AirflowFailException(str(err)) from None
+                if attempt is None:
+                    status = status_of(knit, run_id).value
+                    raise AirflowSkipException(f"Knit Run {run_id} has nothing to do ({status})")
+                ending = (
+                    self.run_program(knit, settings, attempt, context) if isinstance(attempt, Assignment) else attempt
+                )
+            finally:  # the Run's status changes go to its lifecycle hooks and listeners now, whatever happened
+                after_run(knit, settings.hooks, run_id, publish=publish)
         summary = {
             "knit_run_id": run_id,
             "status": ending.status.value,
             "exit_code": ending.exit_code,
             "message": ending.message,
-            "started_downstream": report.started,
+            "started_downstream": downstream.report.started,
         }
+        if ending.retrying:  # Airflow retries the task: the next attempt of the Run, with fresh outputs
+            raise AirflowException(
+                f"Knit Run {run_id}: attempt failed: exit {ending.exit_code}: {ending.message}; it will be retried"
+            )
         if ending.status is not RunStatus.DONE:
             raise AirflowException(
                 f"Knit Run {run_id} {ending.status.value}: exit {ending.exit_code}: {ending.message}"
             )
         return summary
 
+    def retries_left(self, context: Context) -> int:
+        """Attempts Airflow will still make after this one (the task's retries are the Plan's, set by its DAG)."""
+        try_number = getattr(context.get("ti"), "try_number", 1) or 1
+        return max(0, (self.retries or 0) - (try_number - 1))
+
     def run_program(self, knit: Knit, settings: KnitSettings, assignment: Assignment, context: Context) -> Ending:
-        """Run the Assignment's program; call ``started`` once it runs; return ``conclude(...)``'s Ending."""
+        """Run the Assignment's program and return ``conclude(...)``'s Ending (``service.execution``), honouring
+        the Plan's timeout and passing ``retries_left`` so a failed attempt with retries left is not final."""
         raise NotImplementedError
 
 
@@ -136,33 +118,34 @@ class KnitRunOperator(KnitRunLifecycle, BaseOperator):
         runner: str | None = None,
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("retries", 0)  # a Knit retry is `knit run retry` (or clearing the task)
+        kwargs.setdefault("retries", 0)  # the Plan's retries (its DAG sets them); else `knit run retry`
         super().__init__(**kwargs)
         self.plan_id = plan_id
         self.knit_run_id = knit_run_id
         self.knit_conn_id = knit_conn_id
         self.runner = runner
-        self._runner: Runner | None = None
-        self._run_id: str | None = None
+        self._running: tuple[Runner, str] | None = None
 
     def run_program(self, knit: Knit, settings: KnitSettings, assignment: Assignment, context: Context) -> Ending:
         from knit_provider.runners.base import make_runner  # imported at run time: DAG parsing stays light
         from knit_provider.runners.image_map import ImageMap
 
         runner = make_runner(self.runner or settings.runner, image_map=ImageMap.load(list(settings.image_map)))
-        self._runner, self._run_id = runner, assignment.run_id
-        with tempfile.TemporaryDirectory(prefix="knit-log-") as scratch:
-            log_path = assignment.log_path or Path(scratch) / "log"
-            self.log.info("Knit Run %s: image %s, %s", assignment.run_id, assignment.image, type(runner).__name__)
-            with stop_watch(knit, assignment.run_id, lambda: runner.kill(assignment.run_id), self.log):
-                result = runner.run(
-                    request_for(assignment, log_path),
-                    on_start=lambda: started(knit, assignment.run_id),
-                    on_line=lambda line: self.log.info("%s", line),
-                )
-        self.log.info("program ended: exit %s %s", result.exit_code, result.message)
-        return conclude(knit, assignment.run_id, exit_code=result.exit_code, message=result.message)
+        self._running = (runner, assignment.run_id)
+        self.log.info("Knit Run %s: image %s, %s", assignment.run_id, assignment.image, type(runner).__name__)
+        ending = run_program(
+            knit,
+            assignment,
+            runner,
+            heartbeat_timeout_s=settings.heartbeat_timeout_s,
+            control=assignment.control.with_defaults(settings.default_control),
+            retries_left=self.retries_left(context),
+            on_line=lambda line: self.log.info("%s", line),
+        )
+        self.log.info("program ended: exit %s %s", ending.exit_code, ending.message)
+        return ending
 
     def on_kill(self) -> None:
-        if self._runner is not None and self._run_id is not None:
-            self._runner.kill(self._run_id)
+        if self._running is not None:
+            runner, run_id = self._running
+            runner.kill(run_id)

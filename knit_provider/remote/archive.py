@@ -7,17 +7,20 @@ out, no devices) and appears at its destination only when complete.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import BinaryIO
 
-from knit_provider.core.errors import Conflict, InvalidInput
+from knit_provider.core.errors import Conflict
+from knit_provider.storage.packing import write_trees
+from knit_provider.storage.source import SourceTree
+from knit_provider.storage.tree import place
 
 CHUNK = 1 << 20
 SPOOL_IN_MEMORY = 8 << 20
@@ -36,24 +39,32 @@ class _HashingWriter:
         self._out.flush()
 
 
-def _owner_zeroed(info: tarfile.TarInfo) -> tarfile.TarInfo:
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    return info
+def pack_dir(
+    source: Path, *, follow_links: bool = False, progress: Callable[[int], None] | None = None
+) -> tuple[BinaryIO, str]:
+    """``source`` as a tar.gz in a (spooled) temporary file, rewound, and its hex SHA-256.
+
+    The tree is checked and read as the local mode reads it (``storage.source.SourceTree``: the upload rules, one
+    descriptor per directory, no link followed unless ``follow_links``), so both modes refuse the same trees with
+    the same message, and a directory swapped for a symlink while packing is never read through.
+    """
+    return pack_dirs([source], follow_links=follow_links, progress=progress)
 
 
-def pack_dir(source: Path) -> tuple[BinaryIO, str]:
-    """``source`` as a tar.gz in a (spooled) temporary file, rewound, and its hex SHA-256."""
-    if not source.is_dir():
-        raise InvalidInput(f"not a directory: {source}", field="source")
+def pack_dirs(
+    sources: Sequence[Path], *, follow_links: bool = False, progress: Callable[[int], None] | None = None
+) -> tuple[BinaryIO, str]:
+    """Like ``pack_dir``; several directories become ``0/``, ``1/``... of one archive (``POST /data/batch``).
+    Every tree is checked before any byte is packed."""
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 - returned to the caller
     writer = _HashingWriter(spool)  # type: ignore[arg-type]
     try:
-        with (
-            gzip.GzipFile(fileobj=writer, mode="wb", compresslevel=6, mtime=0) as zipped,  # type: ignore[arg-type]
-            tarfile.open(fileobj=zipped, mode="w|", format=tarfile.PAX_FORMAT) as archive,
-        ):
-            archive.add(str(source), arcname=".", recursive=True, filter=_owner_zeroed)
+        with ExitStack() as stack:
+            parts = []
+            for index, source in enumerate(sources):
+                tree = stack.enter_context(SourceTree(source, label=str(source), follow_links=follow_links))
+                parts.append((f"{index}/" if len(sources) > 1 else "", tree, tree.walk(validate=True)))
+            write_trees(parts, writer, progress=progress)  # type: ignore[arg-type]
     except BaseException:
         spool.close()
         raise
@@ -74,18 +85,19 @@ def chunks_of(body: bytes | BinaryIO | Iterable[bytes]) -> Iterator[bytes]:
     yield from body  # type: ignore[misc]
 
 
-def unpack_into(stream: BinaryIO, dest: Path, name: str) -> Path:
-    """Extract a tar(.gz) stream to ``dest/name/``; refused if it exists, invisible there until complete."""
+def unpack_into(stream: BinaryIO, dest: Path, name: str, *, replace: bool = False) -> Path:
+    """Extract a tar(.gz) stream to ``dest/name/``, invisible there until complete; an existing ``dest/name`` is
+    a ``Conflict`` unless ``replace`` (``--force``) swaps it for the new one."""
     dest.mkdir(parents=True, exist_ok=True)
     final = dest / name
-    if os.path.lexists(final):
+    if os.path.lexists(final) and not replace:
         raise Conflict(f"{final} already exists")
     work = Path(tempfile.mkdtemp(dir=dest, prefix=f".{name}."))
     try:
         os.chmod(work, 0o755)
         with tarfile.open(fileobj=stream, mode="r|*") as archive:
             archive.extractall(work, filter="data")
-        os.rename(work, final)
+        place(work, final, replace=replace)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise

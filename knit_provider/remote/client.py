@@ -16,13 +16,46 @@ from typing import Any
 
 import httpx
 
-from knit_provider.core.errors import Conflict, IllegalTransition, InvalidInput, KnitError, NotFound
-from knit_provider.remote.resources import DataAPI, GraphsAPI, PlansAPI, RunsAPI
+from knit_provider.core.errors import (
+    Conflict,
+    Gone,
+    IllegalTransition,
+    InvalidInput,
+    KnitError,
+    NotFound,
+    StoreFull,
+    StoreUnavailable,
+    TooLarge,
+    UsageError,
+)
+from knit_provider.core.paging import Page
+from knit_provider.remote.explain import ExplainAPI
+from knit_provider.remote.previews import PreviewsAPI
+from knit_provider.remote.resources import AdminAPI, DataAPI, GraphsAPI, PlansAPI, RunsAPI
+from knit_provider.remote.retention import RetentionAPI
 
 _BY_TYPE: dict[str, type[KnitError]] = {
-    c.__name__: c for c in (KnitError, InvalidInput, NotFound, Conflict, IllegalTransition)
+    c.__name__: c
+    for c in (
+        KnitError,
+        InvalidInput,
+        UsageError,
+        NotFound,
+        Conflict,
+        IllegalTransition,
+        TooLarge,
+        Gone,
+        StoreUnavailable,
+        StoreFull,
+    )  # fmt: skip
 }
-_BY_STATUS: dict[int, type[KnitError]] = {400: InvalidInput, 404: NotFound, 409: Conflict, 422: InvalidInput}
+_BY_STATUS: dict[int, type[KnitError]] = {
+    400: InvalidInput,
+    404: NotFound,
+    409: Conflict,
+    413: TooLarge,
+    422: InvalidInput,
+}
 
 
 class RemoteError(KnitError):
@@ -77,6 +110,10 @@ class KnitClient:
         self.plans = PlansAPI(self)
         self.runs = RunsAPI(self)
         self.graphs = GraphsAPI(self)
+        self.admin = AdminAPI(self)
+        self.explain = ExplainAPI(self)
+        self.previews = PreviewsAPI(self)
+        self.retention = RetentionAPI(self)
 
     def close(self) -> None:
         self._http.close()
@@ -162,5 +199,34 @@ class KnitClient:
             yield from (response.iter_text() if text else response.iter_bytes())
         except httpx.TransportError as err:
             raise RemoteError(f"the transfer from {self.url} broke off: {err}", 503) from err
+        finally:
+            response.close()
+
+    def page(self, path: str, *, params: Mapping[str, Any]) -> Page:
+        """One page of a list route: its items, and the cursors of its neighbours from the reply's headers."""
+        response = self.request("GET", path, params=params)
+        return Page(
+            response.json(), next=response.headers.get("X-Next-Cursor"), prev=response.headers.get("X-Prev-Cursor")
+        )
+
+    def stream_list(self, path: str, *, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
+        """The items of a streamed JSON array, each as soon as it has arrived whole (``ijson``): a list of any
+        length costs the memory of one item and one chunk. A transfer cut short raises ``RemoteError``."""
+        import ijson
+
+        response = self.request("GET", path, params=params, stream=True)
+        items: list = ijson.sendable_list()
+        parser = ijson.items_coro(items, "item", use_float=True)
+        try:
+            for chunk in response.iter_bytes():
+                parser.send(chunk)
+                yield from items
+                del items[:]
+            parser.close()
+            yield from items
+        except httpx.TransportError as err:
+            raise RemoteError(f"the transfer from {self.url} broke off: {err}", 503) from err
+        except ijson.JSONError as err:
+            raise RemoteError(f"the list from {self.url} ended early or is not JSON: {err}", 502) from err
         finally:
             response.close()

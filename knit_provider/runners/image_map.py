@@ -14,9 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-from knit_provider.core.errors import InvalidInput
+from knit_provider.core.documents import load_yaml
+from knit_provider.core.errors import InvalidInput, shown
 
 __all__ = ["ENV_VAR", "ImageMap", "normalize_image"]
 
@@ -95,10 +94,7 @@ def _read(path: Path) -> dict[str, _Entry]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"image map {path}: cannot read it ({exc}); check {ENV_VAR}") from None
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InvalidInput(f"image map {path}: not valid YAML: {exc}") from None
+    document = load_yaml(text, source=f"image map {path}")
     if document is None:
         return {}
     if not isinstance(document, dict):
@@ -108,7 +104,7 @@ def _read(path: Path) -> dict[str, _Entry]:
     entries: dict[str, _Entry] = {}
     for key, value in document.items():
         if not isinstance(key, str) or not key.strip() or any(c.isspace() for c in key.strip()):
-            raise InvalidInput(f"image map {path}: entry {key!r}: the key must be an image ref like 'repo:tag'")
+            raise InvalidInput(f"image map {path}: entry {shown(key)}: the key must be an image ref like 'repo:tag'")
         if not isinstance(value, str) or not value.strip():
             raise InvalidInput(
                 f"image map {path}: entry {key!r}: the value must be a build-context directory, got {value!r}"
@@ -117,7 +113,7 @@ def _read(path: Path) -> dict[str, _Entry]:
         bare = ref.split("@", 1)[0]
         name = bare[: bare.rfind(":")] if bare.rfind(":") > bare.rfind("/") else bare
         if not name or name.endswith("/") or name.startswith("/"):
-            raise InvalidInput(f"image map {path}: entry {key!r}: not an image ref (write repo[:tag])")
+            raise InvalidInput(f"image map {path}: entry {shown(key)}: not an image ref (write repo[:tag])")
         context = Path(value.strip()).expanduser()
         entries[ref] = _Entry(Path(os.path.normpath(path.parent / context)), path, key)
     return entries

@@ -65,8 +65,11 @@ class ProcessRunner:
         bwrap_bin: str = "bwrap",
         state_dir: Path | str | None = None,
         system_dirs: Sequence[str] = SYSTEM_DIRS,
+        network: bool = False,
     ) -> None:
+        """``network``: keep the host's network (Runs get none; the kube stand-in's pods do)."""
         self.image_map = image_map
+        self.network = network
         self.bwrap_bin = bwrap_bin
         self.state_dir = Path(state_dir or Path(tempfile.gettempdir()) / f"knit-process-runs-{os.getuid()}")
         self.system_dirs = tuple(system_dirs)
@@ -171,6 +174,7 @@ class ProcessRunner:
             "--chdir",
             prepared.workdir,
             "--unshare-all",
+            *(["--share-net"] if self.network else []),
             "--die-with-parent",
             "--new-session",
             "--hostname",

@@ -8,9 +8,13 @@ from typing import Any
 
 from airflow.sdk import BaseSensorOperator, Context
 
+from knit_provider.hooks import dagruns
 from knit_provider.hooks.knit import KnitHook
-from knit_provider.operators.generator import generator_pass
-from knit_provider.service.execution import pending_work
+from knit_provider.hooks.pods import KnitRunPods
+from knit_provider.listeners.publish import publish
+from knit_provider.service.dispatching import pending_work
+from knit_provider.service.generator import Timing, generator_pass
+from knit_provider.service.lifecycle_hooks import hook_work
 from knit_provider.triggers.catalog import KnitCatalogTrigger
 
 
@@ -44,8 +48,11 @@ class KnitWorkSensor(BaseSensorOperator):
     def _work(self) -> dict[str, Any] | None:
         settings = self.hook.settings
         with settings.open_knit() as knit:
-            work = pending_work(knit.engine, redispatch_after_s=settings.redispatch_after_s)
-        return {"reason": "dispatch", **work.as_dict()} if work.dispatchable else None
+            work = pending_work(knit, redispatch_after_s=settings.redispatch_after_s)
+            hooks = hook_work(knit, settings.hooks) if not work.dispatchable else 0
+        if work.dispatchable:
+            return {"reason": "dispatch", **work.as_dict()}
+        return {"reason": "hooks", **work.as_dict(), "hooks": hooks} if hooks else None
 
     def poke(self, context: Context) -> bool:
         return self._work() is not None
@@ -89,4 +96,12 @@ class KnitGeneratorSensor(KnitWorkSensor):
         return super().execute(context)
 
     def on_wake(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
-        return {"woken_by": event, **generator_pass(self.hook, self.log)}
+        settings = self.hook.settings
+        timing = Timing.of(settings)
+        pods = KnitRunPods(settings.kubernetes) if settings.runner == "kubernetes" else None
+        with self.hook.get_conn() as knit:  # the Data store with its connection's credentials: the pass sweeps it
+            done = generator_pass(
+                knit, start=dagruns.start_dagrun, refusals=dagruns.REFUSALS, dagrun_state=dagruns.dispatch_state,
+                timing=timing, publish=publish, pods=pods,
+            )  # fmt: skip
+        return {"woken_by": event, **done}

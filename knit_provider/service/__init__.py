@@ -3,6 +3,7 @@
 Each function is one catalog transaction (plus, for uploads and discards, the Data store around it).
 """
 
-from knit_provider.service.context import Knit
+from knit_provider.service.context import Knit, StoreSpec
+from knit_provider.storage.spec import parse_options as parse_store_options
 
-__all__ = ["Knit"]
+__all__ = ["Knit", "StoreSpec", "parse_store_options"]

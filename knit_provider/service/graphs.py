@@ -45,11 +45,22 @@ def _unique(ids: Iterable[str | None]) -> list[str]:
 class _LineageTracer:
     """Fetches Data and Runs in batches and adds them to the graph in Knitfab's order."""
 
-    def __init__(self, conn: Connection, graph: Graph) -> None:
+    def __init__(self, conn: Connection, graph: Graph, max_nodes: int | None = None) -> None:
         self.conn = conn
         self.graph = graph
+        self.max_nodes = max_nodes
         self.data: dict[str, dict] = {}
         self.runs: dict[str, dict] = {}
+
+    def going_on(self, frontier: list, level: int, depth: int | None) -> bool:
+        """Whether to trace one more level: within the depth, and (with ``max_nodes``) under the node budget; a
+        trace stopped by the budget marks the graph ``truncated``."""
+        if not frontier or (depth is not None and level >= depth):
+            return False
+        if self.max_nodes is not None and self.graph.node_count >= self.max_nodes:
+            self.graph.truncated = True
+            return False
+        return True
 
     def fetch_data(self, ids: Iterable[str]) -> None:
         missing = [i for i in _unique(ids) if i not in self.data and i not in self.graph.data]
@@ -97,7 +108,7 @@ class _LineageTracer:
 
     def upstream(self, start: str, depth: int | None) -> None:
         frontier, level = [start], 0
-        while frontier and (depth is None or level < depth):
+        while self.going_on(frontier, level, depth):
             self.enter(frontier, level)
             nodes = [self.graph.data[k] for k in frontier if k in self.graph.data]
             run_ids = _unique(n.upstream_run for n in nodes)
@@ -117,7 +128,7 @@ class _LineageTracer:
 
     def downstream(self, start: str, depth: int | None) -> None:
         frontier, level = [start], 0
-        while frontier and (depth is None or level < depth):
+        while self.going_on(frontier, level, depth):
             self.enter(frontier, level)
             nodes = [self.graph.data[k] for k in frontier if k in self.graph.data]
             run_ids = _unique(r for n in nodes for r, _ in n.downstreams)
@@ -138,15 +149,23 @@ class _LineageTracer:
 
 
 def lineage(
-    knit: Knit, knit_id: str, *, upstream: bool = False, downstream: bool = False, depth: int | None = DEFAULT_DEPTH
+    knit: Knit,
+    knit_id: str,
+    *,
+    upstream: bool = False,
+    downstream: bool = False,
+    depth: int | None = DEFAULT_DEPTH,
+    max_nodes: int | None = None,
 ) -> Graph:
-    """The lineage graph around one Data (``knit data lineage [-u] [-d] [-n N|all] KNIT_ID``)."""
+    """The lineage graph around one Data (``knit data lineage [-u] [-d] [-n N|all] KNIT_ID``). With ``max_nodes``
+    (the pages' server-side limit) no further level is traced once the graph has that many nodes
+    (``graph.truncated``)."""
     _check_depth(depth)
     if not upstream and not downstream:
         upstream = downstream = True
     graph = Graph()
     with read_tx(knit.engine) as conn:
-        tracer = _LineageTracer(conn, graph)
+        tracer = _LineageTracer(conn, graph, max_nodes)
         tracer.fetch_data([knit_id])
         if knit_id not in tracer.data:
             raise NotFound(f"data not found: {knit_id}")
@@ -169,10 +188,18 @@ def _downstream_plans(plan: dict) -> list[str]:
 
 
 def _trace_plans(
-    conn: Connection, graph: Graph, start: dict, depth: int | None, following: Callable[[dict], list[str]]
+    conn: Connection,
+    graph: Graph,
+    start: dict,
+    depth: int | None,
+    following: Callable[[dict], list[str]],
+    max_nodes: int | None = None,
 ) -> None:
     leaves, level = [start], 0
     while leaves and (depth is None or level < depth):
+        if max_nodes is not None and graph.node_count >= max_nodes:
+            graph.truncated = True
+            return
         wanted = [p for p in _unique(p for leaf in leaves for p in following(leaf)) if p not in graph.plans]
         fetched = {p["planId"]: p for p in plan_details(conn, wanted)} if wanted else {}
         new_leaves = []
@@ -186,9 +213,16 @@ def _trace_plans(
 
 
 def plan_graph(
-    knit: Knit, plan_id: str, *, upstream: bool = False, downstream: bool = False, depth: int | None = DEFAULT_DEPTH
+    knit: Knit,
+    plan_id: str,
+    *,
+    upstream: bool = False,
+    downstream: bool = False,
+    depth: int | None = DEFAULT_DEPTH,
+    max_nodes: int | None = None,
 ) -> Graph:
-    """The plan graph around one Plan (``knit plan graph [-u] [-d] [-n N|all] PLAN_ID``)."""
+    """The plan graph around one Plan (``knit plan graph [-u] [-d] [-n N|all] PLAN_ID``); ``max_nodes`` as for
+    ``lineage``."""
     _check_depth(depth)
     if not upstream and not downstream:
         upstream = downstream = True
@@ -200,9 +234,9 @@ def plan_graph(
         start = found[0]
         graph.add_plan(PlanNode.from_detail(start, emphasize=True))
         if upstream:
-            _trace_plans(conn, graph, start, depth, _upstream_plans)
+            _trace_plans(conn, graph, start, depth, _upstream_plans, max_nodes)
         if downstream:
-            _trace_plans(conn, graph, start, depth, _downstream_plans)
+            _trace_plans(conn, graph, start, depth, _downstream_plans, max_nodes)
     return graph
 
 

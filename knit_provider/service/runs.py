@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
-from sqlalchemy import select
-
+from knit_provider.catalog import paging
 from knit_provider.catalog import runs as catalog_runs
-from knit_provider.catalog.engine import read_tx, write_tx
-from knit_provider.catalog.models import data_t, run_inputs_t, runs_t
+from knit_provider.catalog.engine import read_tx
+from knit_provider.catalog.run_find import RunQuery, run_id_batches, run_page_keys, run_query
 from knit_provider.catalog.views import run_details
 from knit_provider.core.errors import InvalidInput, NotFound
 from knit_provider.core.layout import LOG_FILE
-from knit_provider.core.lifecycle import TERMINAL, RunStatus, parse_status
+from knit_provider.core.lifecycle import TERMINAL, RunStatus, parse_status_filter
+from knit_provider.core.paging import Page, check_limit, neighbours, parse_cursor
+from knit_provider.core.timefmt import time_window
 from knit_provider.service.context import Knit
-from knit_provider.service.data import time_window
 
 
 def show(knit: Knit, run_id: str) -> dict:
@@ -26,7 +27,24 @@ def show(knit: Knit, run_id: str) -> dict:
     return found[0]
 
 
-def find(
+def _run_query(
+    plan_ids: Sequence[str],
+    input_ids: Sequence[str],
+    output_ids: Sequence[str],
+    statuses: Sequence[str],
+    since: str | None,
+    duration: str | None,
+) -> RunQuery:
+    """``knit run find``'s filters, checked, as one query (repeats of one kind are OR, kinds AND)."""
+    wanted = [parse_status_filter(s).value for s in statuses]
+    since_ms, until_ms = time_window(since, duration)
+    return run_query(
+        plan_ids=plan_ids, input_ids=input_ids, output_ids=output_ids, statuses=wanted, since_ms=since_ms,
+        until_ms=until_ms,
+    )  # fmt: skip
+
+
+def find_iter(
     knit: Knit,
     *,
     plan_ids: Sequence[str] = (),
@@ -35,67 +53,57 @@ def find(
     statuses: Sequence[str] = (),
     since: str | None = None,
     duration: str | None = None,
-) -> list[dict]:
-    """Runs matching every given kind of filter (repeats of one kind are OR), oldest update first."""
-    wanted = [parse_status(s).value for s in statuses]
-    since_ms, until_ms = time_window(since, duration)
-    query = select(runs_t.c.run_id)
-    if plan_ids:
-        query = query.where(runs_t.c.plan_id.in_(list(plan_ids)))
-    if input_ids:
-        query = query.where(
-            runs_t.c.run_id.in_(select(run_inputs_t.c.run_id).where(run_inputs_t.c.knit_id.in_(list(input_ids))))
-        )
-    if output_ids:
-        query = query.where(runs_t.c.run_id.in_(select(data_t.c.run_id).where(data_t.c.knit_id.in_(list(output_ids)))))
-    if wanted:
-        query = query.where(runs_t.c.status.in_(wanted))
-    if since_ms is not None:
-        query = query.where(runs_t.c.updated_at >= since_ms)
-    if until_ms is not None:
-        query = query.where(runs_t.c.updated_at < until_ms)
+) -> Iterator[dict]:
+    """``knit run find`` as a stream: every match, oldest update first (Knitfab's order), read in batches from one
+    snapshot (a Run changing status meanwhile is neither repeated nor missed). Bad filters fail at the call."""
+    query = _run_query(plan_ids, input_ids, output_ids, statuses, since, duration)
+
+    def stream() -> Iterator[dict]:
+        with paging.snapshot_tx(knit.engine) as conn:
+            for ids in run_id_batches(conn, query):
+                yield from run_details(conn, ids)
+
+    return stream()
+
+
+def find(knit: Knit, **filters: Any) -> list[dict]:
+    """Runs matching every given kind of filter (repeats of one kind are OR), oldest update first: ``find_iter``'s
+    filters, read whole (as the remote client's ``find``)."""
+    return list(find_iter(knit, **filters))
+
+
+def find_page(
+    knit: Knit,
+    *,
+    plan_ids: Sequence[str] = (),
+    input_ids: Sequence[str] = (),
+    output_ids: Sequence[str] = (),
+    statuses: Sequence[str] = (),
+    since: str | None = None,
+    duration: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+    count_up_to: int = 0,
+) -> Page:
+    """One page of ``find``'s matches, newest first by creation (a key that never changes, so pages stay stable
+    while Runs change status), from ``cursor`` on; with ``count_up_to``, all matches counted up to that many."""
+    query = _run_query(plan_ids, input_ids, output_ids, statuses, since, duration)
+    size = check_limit(limit)
+    position = parse_cursor(cursor, "run")
     with read_tx(knit.engine) as conn:
-        ids = list(conn.execute(query.order_by(runs_t.c.updated_at, runs_t.c.run_id)).scalars())
-        return run_details(conn, ids)
-
-
-def transition(
-    knit: Knit, run_id: str, status: RunStatus | str, *, exit_code: int | None = None, message: str | None = None
-) -> dict:
-    """A runner's lifecycle report (starting, running, completing, aborting, done, failed)."""
-    target = status if isinstance(status, RunStatus) else parse_status(status)
-    with write_tx(knit.engine) as conn:
-        catalog_runs.transition(conn, run_id, target, exit_code=exit_code, exit_message=message)
-    return show(knit, run_id)
-
-
-def measure_outputs(knit: Knit, run_id: str) -> dict[str, tuple[str, int]]:
-    """Checksum and size of each output (and log) Data a Run's program wrote, for ``record_content``."""
-    with read_tx(knit.engine) as conn:
-        catalog_runs.require_run(conn, run_id)
-        produced = catalog_runs.outputs_of(conn, run_id)  # outputs and log
-    contents = {}
-    for knit_id in produced:
-        knit.store.create_empty(knit_id)  # an output the program left untouched is empty Data
-        info = knit.store.measure(knit_id)
-        contents[knit_id] = (info.checksum, info.size)
-    return contents
-
-
-def finish(knit: Knit, run_id: str, *, exit_code: int, message: str = "") -> dict:
-    """A program ended: exit 0 -> completing -> done (outputs nominated), else aborting -> failed."""
-    target = RunStatus.COMPLETING if exit_code == 0 else RunStatus.ABORTING
-    contents = measure_outputs(knit, run_id)
-    with write_tx(knit.engine) as conn:
-        catalog_runs.record_content(conn, contents)
-        catalog_runs.transition(conn, run_id, target, exit_code=exit_code, exit_message=message)
-        catalog_runs.finalize(conn, run_id)
-    return show(knit, run_id)
+        keys, more = run_page_keys(conn, query, limit=size, cursor=position)
+        items = run_details(conn, [k.ident for k in keys])
+        total, capped = (None, False)
+        if count_up_to:
+            total, capped = paging.count_capped(conn, query, count_up_to)
+    older, newer = neighbours("run", keys, more, position)
+    return Page(items, next=older, prev=newer, total=total, total_capped=capped)
 
 
 def stop(knit: Knit, run_id: str, *, fail: bool = False) -> dict:
-    with write_tx(knit.engine) as conn:
-        catalog_runs.stop(conn, run_id, fail=fail)
+    with knit.write() as conn:
+        created = catalog_runs.stop(conn, run_id, fail=fail)
+    knit.runs_waiting(created)
     return show(knit, run_id)
 
 
@@ -104,16 +112,13 @@ def read_log(knit: Knit, run_id: str, offset: int = 0) -> tuple[str, int]:
     run = show(knit, run_id)
     if run["log"] is None:
         raise InvalidInput(f"run {run_id} keeps no log: its plan has no 'log' section", field="run")
-    knit_id = run["log"]["knitId"]
-    if not knit.store.exists(knit_id):
-        return "", offset
-    path = knit.store.path(knit_id) / LOG_FILE
-    if not path.exists():
-        return "", offset
-    with path.open("rb") as log:
-        log.seek(offset)
-        chunk = log.read()
+    chunk = knit.store.read_file(run["log"]["knitId"], LOG_FILE, offset)
     return chunk.decode("utf-8", errors="replace"), offset + len(chunk)
+
+
+def log_size(knit: Knit, run: dict) -> int:
+    """The bytes of a Run's log so far (0 when its Plan keeps none), e.g. to show its tail."""
+    return knit.store.file_size(run["log"]["knitId"], LOG_FILE) if run["log"] is not None else 0
 
 
 def follow_log(
@@ -138,16 +143,17 @@ def follow_log(
 
 def retry(knit: Knit, run_id: str) -> dict:
     """done/failed -> waiting with fresh output Data; refused while anything consumes the old outputs."""
-    with write_tx(knit.engine) as conn:
+    with knit.write() as conn:
         outcome = catalog_runs.retry(conn, run_id)
     for knit_id in outcome.discarded_data:
         knit.store.delete(knit_id)
+    knit.runs_waiting([run_id])
     return show(knit, run_id)
 
 
 def remove(knit: Knit, run_id: str) -> None:
     """``knit run rm``: uploads vanish with their Data; other Runs become invalidated tombstones."""
-    with write_tx(knit.engine) as conn:
+    with knit.write() as conn:
         outcome = catalog_runs.remove(conn, run_id)
     for knit_id in outcome.discarded_data:
         knit.store.delete(knit_id)

@@ -1,4 +1,4 @@
-"""Tar streams in and out of the store, member by member, in bounded memory.
+"""Tar streams into the store, member by member, in bounded memory (``packing`` writes them).
 
 Compression is detected here rather than by tarfile's ``r|*``: tarfile's stream mode decompresses whole input
 blocks without a size bound, so a highly compressible upload (zeros, a gzip bomb) costs tens of MiB per read.
@@ -18,16 +18,56 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, BinaryIO
 
-from knit_provider.core.errors import InvalidInput
+from knit_provider.core.errors import InvalidInput, TooLarge
 from knit_provider.storage import tree
 from knit_provider.storage.safety import ROOT, check_hardlink_target, check_link_target, check_member_name, refuse
 from knit_provider.storage.tree import CHUNK, Progress
 
 _UNREADABLE = (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError)
+BLOCKSIZE = tarfile.BLOCKSIZE
+NUL_BLOCK = b"\0" * BLOCKSIZE
+# tarfile's header errors are not in its ``__all__`` but have been stable since Python 3.2
+_EOF_HEADER = tarfile.EOFHeaderError  # type: ignore[attr-defined]
+_EMPTY_HEADER = tarfile.EmptyHeaderError  # type: ignore[attr-defined]
+_TRUNCATED_HEADER = tarfile.TruncatedHeaderError  # type: ignore[attr-defined]
+_INVALID_HEADER = tarfile.InvalidHeaderError  # type: ignore[attr-defined]
 
 
 def _unreadable(err: BaseException) -> InvalidInput:
-    return InvalidInput(f"not a readable tar, tar.gz, tar.bz2 or tar.xz archive: {err}", field="upload")
+    return InvalidInput(
+        f"not a readable tar, tar.gz, tar.bz2 or tar.xz archive: {err}; nothing was kept", field="upload"
+    )
+
+
+def _incomplete(reason: str) -> InvalidInput:
+    return InvalidInput(f"not a complete tar archive: {reason}; nothing was kept", field="upload")
+
+
+class _StrictTarInfo(tarfile.TarInfo):
+    """Header parsing that refuses what tarfile's reader takes for the end of the archive.
+
+    ``TarFile.next`` ends the member list quietly at a missing, short or invalid header anywhere past the first
+    one, so a stream cut at a file boundary, or with a damaged later header, would read as a shorter archive. A tar
+    ends with two zero blocks (POSIX); anything else where a header belongs makes the whole upload unreadable.
+    """
+
+    @classmethod
+    def fromtarfile(cls, archive: tarfile.TarFile) -> tarfile.TarInfo:  # type: ignore[override]
+        offset = archive.offset
+        try:
+            return super().fromtarfile(archive)
+        except _EOF_HEADER:  # the first zero block: the second must follow
+            if offset > 0 and archive.fileobj.read(BLOCKSIZE) != NUL_BLOCK:  # type: ignore[union-attr]
+                raise _incomplete(f"a lone zero block at byte {offset}, not the two end-of-archive blocks") from None
+            raise
+        except (_EMPTY_HEADER, _TRUNCATED_HEADER):
+            if offset == 0:
+                raise  # nothing readable at all: tarfile's own "empty file" error
+            raise _incomplete(f"it ends at byte {offset} without its end-of-archive blocks (truncated?)") from None
+        except _INVALID_HEADER as err:
+            if offset == 0:
+                raise
+            raise _incomplete(f"invalid header at byte {offset} ({err})") from None
 
 
 class _Prefixed:
@@ -84,10 +124,14 @@ def _decompressed(fileobj: BinaryIO) -> BinaryIO:
 def open_upload(fileobj: BinaryIO) -> Iterator[tarfile.TarFile]:
     """A streaming reader over an uploaded (possibly compressed) tar; nothing is seeked or buffered whole.
 
+    Iterating it ends only at the archive's end-of-archive blocks: a stream cut short, or a damaged header, raises
+    ``InvalidInput`` instead of ending the member list early (the caller's staging then discards everything).
     Only archive errors become ``InvalidInput``: an ``OSError`` while writing the store stays what it is.
     """
     try:
-        archive = tarfile.open(fileobj=_Guarded(_decompressed(fileobj)), mode="r|", bufsize=CHUNK)  # noqa: SIM115
+        archive = tarfile.open(  # noqa: SIM115
+            fileobj=_Guarded(_decompressed(fileobj)), mode="r|", bufsize=CHUNK, tarinfo=_StrictTarInfo
+        )
     except _UNREADABLE as err:
         raise _unreadable(err) from None
     try:
@@ -95,6 +139,51 @@ def open_upload(fileobj: BinaryIO) -> Iterator[tarfile.TarFile]:
             yield archive
     except tarfile.TarError as err:
         raise _unreadable(err) from None
+
+
+class Quota:
+    """The size an upload may reach once unpacked, charged member by member *before* the member's data is read:
+    each regular file's bytes plus one header block (512 bytes) per entry, so neither a gzip bomb nor a flood of
+    empty entries gets past it. ``limit`` None (or 0): unlimited."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit or None
+        self.used = 0
+
+    def charge(self, member: tarfile.TarInfo) -> None:
+        if self.limit is None:
+            return
+        self.used += BLOCKSIZE + (member.size if member.isreg() else 0)
+        if self.used > self.limit:
+            raise TooLarge(
+                f"the upload unpacks to more than the limit of {_size(self.limit)} ([knit] max_upload_bytes), "
+                f"at entry {member.name!r}; nothing was kept",
+                field="upload",
+            )
+
+
+def _size(n: int) -> str:
+    for unit, shift in (("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift and n % (1 << shift) == 0:
+            return f"{n >> shift} {unit}"
+    return f"{n} bytes"
+
+
+def checked_member(member: tarfile.TarInfo) -> str | None:
+    """The safe relative name of a tar member any store may write, or None for the upload's top directory (nothing
+    to write); refuses (and with it the whole upload) unsafe names, devices, FIFOs and unknown entry types."""
+    name = check_member_name(member.name)
+    if member.ischr() or member.isblk():
+        raise refuse(name, "device files are not allowed")
+    if member.isfifo():
+        raise refuse(name, "FIFOs (named pipes) are not allowed")
+    if not (member.isdir() or member.isreg() or member.issym() or member.islnk()):
+        raise refuse(name, f"unsupported tar entry type {member.type!r}")
+    if name == ROOT:
+        if not member.isdir():
+            raise refuse(member.name, "the top of the upload must be a directory")
+        return None
+    return name
 
 
 def unpack_member(
@@ -109,16 +198,8 @@ def unpack_member(
 
     ``digests`` maps the regular files written so far to their sha256: hard links may only point at those.
     """
-    name = check_member_name(member.name)
-    if member.ischr() or member.isblk():
-        raise refuse(name, "device files are not allowed")
-    if member.isfifo():
-        raise refuse(name, "FIFOs (named pipes) are not allowed")
-    if not (member.isdir() or member.isreg() or member.issym() or member.islnk()):
-        raise refuse(name, f"unsupported tar entry type {member.type!r}")
-    if name == ROOT:
-        if not member.isdir():
-            raise refuse(member.name, "the top of the upload must be a directory")
+    name = checked_member(member)
+    if name is None:
         return
     make_parents(stage, name)
     dest = os.path.join(stage, name)
@@ -146,6 +227,31 @@ def unpack_member(
         os.utime(dest, (member.mtime, member.mtime))
 
 
+def split_part(member: tarfile.TarInfo, parts: int) -> int | None:
+    """Which of ``parts`` Data a member of a several-Data upload belongs to (its first component, ``0`` to
+    ``parts - 1``), its name made relative to that part; ``None`` for the archive's own top directory.
+
+    A hard link must name a member of the same part (links are per Data); symlink targets are relative to the
+    link already, and the part's own checks refuse one that leaves it.
+    """
+    name = check_member_name(member.name)
+    if name == ROOT:
+        if not member.isdir():
+            raise refuse(member.name, "the top of the upload must be a directory")
+        return None
+    head, _, rest = name.partition("/")
+    if not (head.isdigit() and str(int(head)) == head and int(head) < parts):
+        raise refuse(member.name, f"a several-Data upload holds only the directories 0 to {parts - 1}")
+    if member.islnk():
+        target = check_member_name(member.linkname)
+        target_head, _, target_rest = target.partition("/")
+        if target_head != head or not target_rest:
+            raise refuse(member.name, f"hard link to {member.linkname!r}, which belongs to another Data")
+        member.linkname = target_rest
+    member.name = rest or ROOT
+    return int(head)
+
+
 def make_parents(stage: str, name: str) -> None:
     """Create the missing parent directories of ``name``, refusing to pass through a symlink or a file."""
     current = stage
@@ -162,41 +268,3 @@ def make_parents(stage: str, name: str) -> None:
             raise refuse(name, f"path goes through the symlink {prefix!r}")
         if not stat.S_ISDIR(mode):
             raise refuse(name, f"path goes through {prefix!r}, which is not a directory")
-
-
-class _ProgressReader:
-    """A file as tarfile reads it, reporting the bytes handed over."""
-
-    def __init__(self, raw: BinaryIO, progress: Progress | None) -> None:
-        self._raw, self._progress = raw, progress
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._raw.read(size)
-        if data and self._progress is not None:
-            self._progress(len(data))
-        return data
-
-
-def write_tar(base: str, out: BinaryIO, *, compress: bool = True, progress: Progress | None = None) -> None:
-    """Stream the tree under ``base`` as tar(.gz) into ``out``: relative names, symlinks kept, owner zeroed.
-
-    gzip is level 6 with a zero header mtime (tarfile's ``w|gz`` forces level 9, several times slower for little
-    gain), so one tree exports to the same bytes apart from file mtimes. ``out`` is not closed.
-    """
-    zipped = gzip.GzipFile(fileobj=out, mode="wb", compresslevel=6, mtime=0) if compress else None
-    try:
-        sink = zipped if zipped is not None else out
-        with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT, copybufsize=CHUNK) as archive:
-            for rel, _kind, _target in tree.walk(base, validate=False):
-                full = os.path.join(base, rel)
-                info = archive.gettarinfo(full, arcname=rel)  # a second name of one inode becomes a hard link
-                info.uid = info.gid = 0
-                info.uname = info.gname = ""
-                if info.isreg():
-                    with open(full, "rb") as raw:
-                        archive.addfile(info, _ProgressReader(raw, progress))  # type: ignore[arg-type]
-                else:
-                    archive.addfile(info)
-    finally:
-        if zipped is not None:
-            zipped.close()  # writes the gzip trailer; leaves ``out`` open

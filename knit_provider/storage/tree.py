@@ -11,18 +11,18 @@ import hashlib
 import os
 import shutil
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from knit_provider.storage.safety import check_file_type, check_link_target, check_member_name, refuse
+from knit_provider.core.errors import Conflict
+from knit_provider.storage.source import Entry, SourceTree
 
 CHUNK = 1 << 20  # copy unit: bounds memory whatever the file size
 CHECKSUM_VERSION = b"knit-tree-v1\0"
 
 Progress = Callable[[int], None]
-Entry = tuple[str, str, str]  # (relative POSIX path, kind "d"/"f"/"l", symlink target or "")
 
 
 @dataclass(frozen=True)
@@ -40,31 +40,8 @@ def walk(root: str | os.PathLike[str], *, validate: bool) -> list[Entry]:
     With ``validate`` each entry goes through the upload rules (names, types, link targets) and the first bad one
     raises; without it (trees already in the store, e.g. a Run's output) special files are silently skipped.
     """
-    out: list[Entry] = []
-    pending = [""]
-    while pending:
-        rel_dir = pending.pop()
-        with os.scandir(os.path.join(root, rel_dir)) as it:
-            children = sorted(it, key=lambda e: e.name)
-        subdirs: list[str] = []
-        for entry in children:
-            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-            mode = entry.stat(follow_symlinks=False).st_mode
-            if validate:
-                check_member_name(rel)
-                kind = check_file_type(rel, mode)
-            elif stat.S_ISDIR(mode) or stat.S_ISREG(mode) or stat.S_ISLNK(mode):
-                kind = check_file_type(rel, mode)
-            else:
-                continue
-            target = os.readlink(entry.path) if kind == "l" else ""
-            if validate and kind == "l":
-                check_link_target(rel, target)
-            out.append((rel, kind, target))
-            if kind == "d":
-                subdirs.append(rel)
-        pending.extend(reversed(subdirs))
-    return out
+    with SourceTree(root) as source:
+        return source.walk(validate=validate)
 
 
 def file_mode(mode: int) -> int:
@@ -111,15 +88,6 @@ def pump(
     return digest.hexdigest()
 
 
-def open_regular(path: str, rel: str) -> BinaryIO:
-    """Open a source file for reading, refusing it if it stopped being a regular file since it was validated."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise refuse(rel, "changed into a non-regular file during the upload")
-    return open(fd, "rb", buffering=0)
-
-
 def hash_file(path: str) -> str:
     digest = hashlib.sha256()
     buf = bytearray(CHUNK)
@@ -141,23 +109,31 @@ def summarise(
     ``digests`` holds file hashes computed while copying, to avoid reading the content twice; ``entries`` a walk
     of ``root`` already made.
     """
-    records: list[tuple[bytes, bytes, bytes]] = []
+    records: list[tuple[str, str, str]] = []
     size = files = 0
     for rel, kind, target in walk(root, validate=False) if entries is None else entries:
         full = os.path.join(root, rel)
-        payload = b""
+        payload = ""
         if kind == "f":
             size += os.lstat(full).st_size
-            payload = ((digests or {}).get(rel) or hash_file(full)).encode()
+            payload = (digests or {}).get(rel) or hash_file(full)
         elif kind == "l":
-            payload = os.fsencode(target)
+            payload = target
         if kind != "d":
             files += 1
-        records.append((os.fsencode(rel), kind.encode(), payload))
+        records.append((rel, kind, payload))
+    return ContentInfo(checksum=checksum_of(records), size=size, files=files)
+
+
+def checksum_of(records: Iterable[tuple[str, str, str]]) -> str:
+    """The content checksum of a tree given as (path, kind, payload): a file's sha256 hex, a link's target, "" for
+    a directory. Shared by local trees (:func:`summarise`) and manifests, so a Data's checksum never depends on
+    the store holding it."""
+    encoded = sorted((os.fsencode(path), kind.encode(), os.fsencode(payload)) for path, kind, payload in records)
     total = hashlib.sha256(CHECKSUM_VERSION)
-    for path, kind_b, payload in sorted(records):
+    for path, kind_b, payload in encoded:
         total.update(kind_b + b"\0" + path + b"\0" + payload + b"\0")
-    return ContentInfo(checksum=f"sha256:{total.hexdigest()}", size=size, files=files)
+    return f"sha256:{total.hexdigest()}"
 
 
 def fsync_dirs(root: str | os.PathLike[str], entries: list[Entry]) -> None:
@@ -198,23 +174,48 @@ def rmtree(path: str | os.PathLike[str]) -> None:
         shutil.rmtree(path)
 
 
+def place(work: Path, final: Path, *, replace: bool = False) -> None:
+    """Move the complete tree ``work`` to ``final`` in one rename, so ``final`` never holds half a tree.
+
+    An existing ``final`` is a ``Conflict`` unless ``replace``: then it is renamed aside first (and put back if the
+    move fails) and removed once the new tree is in place.
+    """
+    if not os.path.lexists(final):
+        os.rename(work, final)
+        return
+    if not replace:
+        raise Conflict(f"{final} already exists")
+    old = final.with_name(f".{final.name}.replaced-{os.urandom(4).hex()}")
+    os.rename(final, old)
+    try:
+        os.rename(work, final)
+    except BaseException:
+        os.rename(old, final)
+        raise
+    rmtree(old)
+
+
 def copy_entries(
-    src: Path,
+    source: SourceTree,
     entries: list[Entry],
     dst: Path,
     progress: Progress | None = None,
     tick: Callable[[], None] | None = None,
 ) -> dict[str, str]:
-    """Recreate ``entries`` of ``src`` under the existing directory ``dst``; returns the file digests by path."""
+    """Recreate ``entries`` of ``source`` under the existing directory ``dst``; returns the file digests by path.
+
+    Every entry is read relative to its parent's descriptor (``SourceTree``): a directory swapped for a symlink
+    after the walk, or a link retargeted, refuses the copy rather than reading through it.
+    """
     digests: dict[str, str] = {}
     for rel, kind, target in entries:
-        source, dest = os.path.join(src, rel), os.path.join(dst, rel)
+        dest = os.path.join(dst, rel)
         if kind == "d":
             make_dir(dest)
         elif kind == "l":
-            os.symlink(target, dest)
+            os.symlink(source.readlink(rel, target), dest)
         else:
-            with open_regular(source, rel) as reader:
+            with source.open_file(rel) as reader:
                 st = os.fstat(reader.fileno())
                 digests[rel] = pump(reader, dest, file_mode(st.st_mode), progress, tick)
             os.utime(dest, ns=(st.st_atime_ns, st.st_mtime_ns))

@@ -18,8 +18,8 @@ import pytest
 from api_helpers import SH_IMAGE
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from knit_dev.standalone import Standalone, free_port
 
-from knit_provider.local.standalone import Standalone, free_port
 from knit_provider.service import Knit
 
 
@@ -50,7 +50,7 @@ def knit_app() -> FastAPI:
 @pytest.fixture
 def api(knit_app: FastAPI, api_knit: Knit) -> Iterator[TestClient]:
     """A client of ``knit_app`` whose routes work on this test's catalog."""
-    from knit_provider.api.rest.common import catalog
+    from knit_provider.api.knit import knit as catalog
 
     app = knit_app.routes[-1].app  # the mounted Knit app
     app.dependency_overrides[catalog] = lambda: api_knit

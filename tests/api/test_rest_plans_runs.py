@@ -7,6 +7,7 @@ import json
 
 import pytest
 from api_helpers import tar_bytes
+from knit_dev import lifecycle
 
 from knit_provider.core.errors import Conflict, InvalidInput
 from knit_provider.core.layout import LOG_FILE
@@ -44,7 +45,7 @@ def test_apply_json_is_the_same_plan(api, api_knit):
     assert reply.status_code == 200, reply.text
     assert reply.json()["inputs"][0]["path"] == "/in/x"
     broken = apply(api, "{not json", "application/json")
-    assert broken.status_code == 400 and broken.json()["message"].startswith("plan: not valid JSON")
+    assert broken.status_code == 400 and broken.json()["message"].startswith("plan:1:2: not valid JSON")
 
 
 def test_apply_errors_carry_the_clis_messages(api, api_knit):
@@ -113,8 +114,7 @@ def started_run(api, api_knit) -> dict:
     plan_id = apply(api).json()["planId"]
     data.push_tar(api_knit, io.BytesIO(tar_bytes({"a": "1"})), ["type:dataset"])
     (run,) = runs.find(api_knit, plan_ids=[plan_id])
-    for status in ("ready", "starting", "running"):
-        runs.transition(api_knit, run["runId"], status)
+    lifecycle.start(api_knit, run["runId"])
     log_dir = api_knit.store.create_empty(run["log"]["knitId"])
     (log_dir / LOG_FILE).write_text("first line\n")
     return runs.show(api_knit, run["runId"])
@@ -144,7 +144,7 @@ def test_the_log_streams_as_text(api, api_knit, started_run):
     reply = api.get(f"/api/runs/{run_id}/log")
     assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/plain")
     assert reply.text == "first line\n"
-    runs.finish(api_knit, run_id, exit_code=0)
+    lifecycle.finish(api_knit, run_id, exit_code=0)
     followed = api.get(f"/api/runs/knit__{run_id}/log", params={"follow": ""})  # ended: follow ends at once
     assert followed.text == "first line\n"
     upload_run = data.show(api_knit, started_run["inputs"][0]["knitId"])["upstream"]["run"]["runId"]
@@ -161,7 +161,7 @@ def test_follow_log_yields_until_the_run_has_finished(api_knit, started_run):
     def sleep(_seconds: float) -> None:  # each poll: the program writes a line, then ends
         line = next(steps)
         if line is None:
-            runs.finish(api_knit, run_id, exit_code=0)
+            lifecycle.finish(api_knit, run_id, exit_code=0)
         else:
             with log_file.open("a") as log:
                 log.write(line)
@@ -174,7 +174,7 @@ def test_follow_log_yields_until_the_run_has_finished(api_knit, started_run):
 def test_stop_retry_and_remove(api, api_knit, started_run):
     run_id = started_run["runId"]
     assert api.put(f"/api/runs/{run_id}/abort").json()["status"] == "aborting"
-    runs.transition(api_knit, run_id, "failed")  # what the runner reports once the program is gone
+    lifecycle.finish(api_knit, run_id)  # the task concludes once the program is gone: the stop's verdict stands
     illegal = api.put(f"/api/runs/{run_id}/tearoff")
     assert illegal.status_code == 409 and illegal.json()["type"] == "IllegalTransition"
     old_output = started_run["outputs"][0]["knitId"]

@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 from api_helpers import UNSAFE_UPLOADS, stored_ids, tar_bytes, tar_with
+from knit_dev.standalone import REPO
 from starlette.routing import Route
 
-from knit_provider.local.standalone import REPO
 from knit_provider.remote.client import KnitClient, RemoteError
 from knit_provider.service import data
 

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from knit_dev.browser import artifacts_dir, chromium
+from knit_dev.standalone import REPO, Standalone, free_port
+from knit_dev.waiting import wait_until
 
-from knit_provider.local.standalone import Standalone, free_port
+from knit_provider.core.airflow_names import plan_dag_id
 from knit_provider.service import Knit, data, plans, runs
-from knit_provider.service.execution import plan_dag_id
-from knit_provider.testing.browser import artifacts_dir, chromium
-from knit_provider.testing.waiting import wait_until
 
 IMAGE = "knit-browser/sh:1.0"
 SCRIPT_TAG = "evil:<script>alert(1)</script>"
@@ -49,13 +49,21 @@ class Seed:
 
 
 @pytest.fixture(scope="module")
-def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standalone]:
+def browser_dags(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The module's dags folder: Knit's DAG file, and the DAG files tests add."""
+    folder = tmp_path_factory.mktemp("browser-dags")
+    (folder / "knit_dags.py").symlink_to(REPO / "dags" / "knit_dags.py")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def airflow(tmp_path_factory: pytest.TempPathFactory, browser_dags: Path) -> Iterator[Standalone]:
     home = tmp_path_factory.mktemp("browser-home")
     context = tmp_path_factory.mktemp("browser-image")
     (context / "Dockerfile").write_text('FROM busybox\nWORKDIR /\nENTRYPOINT ["sh", "-c"]\n')
     image_map = context.parent / f"{context.name}.yaml"
     image_map.write_text(json.dumps({IMAGE: str(context)}) + "\n")
-    with Standalone(knit_home=home, port=free_port(), image_maps=[image_map]) as server:
+    with Standalone(knit_home=home, port=free_port(), image_maps=[image_map], dags_folder=browser_dags) as server:
         yield server
 
 

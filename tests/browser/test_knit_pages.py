@@ -9,14 +9,14 @@ import urllib.request
 from collections.abc import Callable
 
 import pytest
+from knit_dev.browser import chromium
 from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from knit_provider.core.airflow_names import dagrun_id
 from knit_provider.service import data, plans
-from knit_provider.service.execution import dagrun_id
-from knit_provider.testing.browser import chromium
 
 from .conftest import IMG_TAG, SCRIPT_TAG, log_in
 

@@ -24,6 +24,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from knit_dev.standalone import Standalone
 from sqlalchemy import delete, select
 
 from knit_provider.catalog.engine import write_tx
@@ -31,16 +32,18 @@ from knit_provider.catalog.models import (
     UPLOAD_PLAN_ID,
     data_t,
     data_tags_t,
+    hook_deliveries_t,
     input_tags_t,
     inputs_t,
     nominations_t,
     output_tags_t,
     outputs_t,
     plans_t,
+    run_attempts_t,
+    run_events_t,
     run_inputs_t,
     runs_t,
 )
-from knit_provider.local.standalone import Standalone
 from knit_provider.service import Knit
 
 #: the user the remote profile logs in as (SimpleAuthManager's default admin)
@@ -100,7 +103,8 @@ def empty_catalog(knit: Knit) -> None:
     """Every Plan, Run and Data gone (the ``knit#uploaded`` pseudo-plan kept), and the Data store emptied."""
     user_outputs = select(outputs_t.c.output_id).where(outputs_t.c.plan_id != UPLOAD_PLAN_ID)
     with write_tx(knit.engine) as conn:
-        for table in (nominations_t, run_inputs_t, data_tags_t, data_t, runs_t, input_tags_t, inputs_t):
+        for table in (nominations_t, run_inputs_t, data_tags_t, data_t, run_attempts_t, run_events_t,
+                      hook_deliveries_t, runs_t, input_tags_t, inputs_t):  # fmt: skip
             conn.execute(delete(table))
         conn.execute(delete(output_tags_t).where(output_tags_t.c.output_id.in_(user_outputs)))
         conn.execute(delete(outputs_t).where(outputs_t.c.plan_id != UPLOAD_PLAN_ID))

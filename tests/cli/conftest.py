@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from cli_remote import USER, KnitApiServer, empty_catalog
 from click.testing import CliRunner
+from knit_dev.standalone import free_port
 
 from knit_provider.cli.main import knit
-from knit_provider.local.standalone import free_port
 from knit_provider.service import Knit
 
 
@@ -87,6 +87,8 @@ def cli(request: pytest.FixtureRequest, mode: str, workdir: Path, tmp_path: Path
         empty_catalog(request.getfixturevalue("server_knit"))
         made = invoke("init", "--airflow", server.url, "--username", USER, "--password", server.password(), "remote")
         assert made.code == 0 and "remote: through" in made.stderr, made.stderr
+    else:
+        Knit.open().close()  # KNIT_HOME's catalog, as `knit init` or an Airflow would have made it
     yield invoke
     if mode == "remote":
         assert not (tmp_path / "home").exists(), "the remote mode never opens a local catalog"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from cli_remote import LOCAL_ONLY
+from knit_dev import lifecycle
 
 from knit_provider.core.layout import LOG_FILE
-from knit_provider.service import runs as run_service
 
 TRAIN = """\
 image: "localhost:30503/knitfab-first-train:v1.0"
@@ -64,14 +64,13 @@ def test_runs_find_show_log_stop_retry_rm(cli, workdir, folder, cli_catalog) -> 
     (run,) = cli("run", "find", "-p", plan_id).json()
     assert run["status"] == "waiting" and run["inputs"][0]["knitId"] == knit_id
     assert [r["runId"] for r in cli("run", "find", "-i", knit_id, "-s", "waiting").json()] == [run["runId"]]
-    assert cli("run", "find", "-s", "nonsense").code == 1
+    assert cli("run", "find", "-s", "nonsense").code == 2, "a usage error, as Knitfab"
     assert cli("run", "stop", run["runId"]).code == 1, "waiting cannot be torn off"
     knit = cli_catalog  # play the runner: start, log, finish done
-    for status in ("ready", "starting", "running"):
-        run_service.transition(knit, run["runId"], status)
+    lifecycle.start(knit, run["runId"])
     log_dir = knit.store.create_empty(run["log"]["knitId"])
     (log_dir / LOG_FILE).write_text("epoch 1: loss 0.5\n")
-    run_service.finish(knit, run["runId"], exit_code=0)
+    lifecycle.finish(knit, run["runId"], exit_code=0)
     assert cli("run", "show", run["runId"]).json()["status"] == "done"
     log = cli("run", "show", "--log", run["runId"])
     assert log.code == 0 and log.stdout == "epoch 1: loss 0.5\n"

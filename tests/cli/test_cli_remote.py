@@ -38,7 +38,7 @@ def test_an_airflow_with_a_local_catalog_is_local(run_knit, workdir: Path, tmp_p
     catalog_file = tmp_path / "mine" / "catalog.db" if local_option == "--home" else tmp_path / "mine.db"
     value = str(catalog_file.parent) if local_option == "--home" else f"sqlite:///{catalog_file}"
     made = run_knit("init", local_option, value, "--airflow", UNREACHABLE, "--token", "t", "near")
-    assert made.code == 0 and "(local)" in made.stderr
+    assert made.code == 0 and "(local, catalog " in made.stderr
     found = run_knit("data", "find")
     assert found.code == 0 and found.json() == [], "reads never ask the Airflow"
     assert catalog_file.exists(), "the profile's local catalog was opened"
@@ -140,4 +140,6 @@ def test_outputs_and_exit_codes_are_the_same_in_both_modes(
         assert not (workdir / mode / "out").exists(), "a failed pull leaves nothing behind"
     for local, remote in zip(seen["local"], seen["remote"], strict=True):
         assert local == remote
-    assert {r[1] for r in seen["local"][:3]} == {0} and {r[1] for r in seen["local"][3:]} == {1}
+    usage = ("run", "find", "-s", "nonsense")  # a usage error, as in Knitfab
+    assert {r[1] for r in seen["local"][:3]} == {0} and {r[1] for r in seen["local"][3:] if r[0] != usage} == {1}
+    assert [r[1] for r in seen["local"] if r[0] == usage] == [2]

@@ -31,6 +31,8 @@ COMPOSE_VARIABLES = (
     "DOCKER_GID",
     "KNIT_KUBE_DIR",
     "KNIT_IMAGE_MAP",
+    "AIRFLOW_API_PORT",
+    "FLOWER_PORT",
 )
 
 
@@ -113,3 +115,16 @@ def copy_sources(rest: str) -> tuple[list[str], str] | None:
         return None
     paths = [w for w in words if not w.startswith("--")]
     return paths[:-1], paths[-1]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A failed test on the compose deployment gets the logs of every container in its report."""
+    outcome = yield
+    report = outcome.get_result()
+    deployment = getattr(item, "funcargs", {}).get("deployment")
+    if report.failed and deployment is not None and hasattr(deployment, "logs"):
+        try:
+            report.sections.append(("compose logs", deployment.logs()[-200_000:]))
+        except Exception as exc:  # the report must not fail for want of logs
+            report.sections.append(("compose logs", f"could not read the logs: {exc}"))

@@ -7,8 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-
-from knit_provider.local.cluster import AirflowCluster
+from knit_dev.cluster import AirflowCluster
 
 METADATA = "postgresql+psycopg://knit:secret@127.0.0.1:5432/airflow"
 CATALOG = "postgresql+psycopg://knit:secret@127.0.0.1:5432/knit"

@@ -44,7 +44,8 @@ def test_the_image_extends_apache_airflow_3_3_on_the_tested_python() -> None:
     assert args["AIRFLOW_VERSION"] == airflow
     wheel_stage = next(s for s in stages if s["name"] == "wheel")
     assert any(k == "RUN" and "pip wheel" in r for k, r in wheel_stage["instructions"])
-    assert ("COPY", "--from=wheel /tmp/knit-wheel /tmp/knit-wheel") in final["instructions"]
+    wheel_copy = ("COPY", "--from=wheel --chown=airflow:0 /tmp/knit-wheel /tmp/knit-wheel")
+    assert wheel_copy in final["instructions"], "owned by airflow, who removes it after the install (root's: refused)"
     copies = [copy_sources(r) for k, r in final["instructions"] if k == "COPY"]
     assert (["dags/knit_dags.py"], "/opt/airflow/dags/knit_dags.py") in copies, "Knit's DAG file in the dags folder"
 

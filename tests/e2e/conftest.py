@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from knit_dev.standalone import REPO, Standalone, free_port
 
-from knit_provider.local.standalone import Standalone, free_port
 from knit_provider.service import Knit, plans, runs
 
+#: example 4's image (its DAG files are added by its test, tests/e2e/test_example_wiring.py)
+WIRING_IMAGES = REPO / "examples" / "dag-wiring-migration" / "migrated" / "images.yaml"
 TRIVIAL_CONTEXT = {"Dockerfile": 'FROM busybox\nWORKDIR /\nENTRYPOINT ["sh", "-c"]\n'}
 
 
@@ -27,12 +30,50 @@ def write_image_map(root: Path, images: dict[str, dict[str, str]]) -> Path:
     return path
 
 
+NOTIFIERS = Path(__file__).parent / "notifiers"
+
+
 @pytest.fixture(scope="session")
-def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standalone]:
-    """One standalone for the session, process runner, a trivial ``sh -c`` image mapped."""
+def e2e_dags(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session standalone's dags folder: Knit's DAG file, and whatever DAG files tests add (parsed within
+    seconds: ``[dag_processor] refresh_interval`` is 5 s)."""
+    folder = tmp_path_factory.mktemp("e2e-dags")
+    (folder / "knit_dags.py").symlink_to(REPO / "dags" / "knit_dags.py")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def openlineage_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the session's OpenLineage events land (the provider's file transport, one file per event)."""
+    return tmp_path_factory.mktemp("e2e-openlineage")
+
+
+@pytest.fixture(scope="session")
+def airflow(tmp_path_factory: pytest.TempPathFactory, e2e_dags: Path, openlineage_dir: Path) -> Iterator[Standalone]:
+    """One standalone for the session, process runner, a trivial ``sh -c`` image mapped, OpenLineage events to
+    files (the generator's own task excluded), and a triggerer that a dead one's triggers reach in seconds. Its
+    lifecycle hooks file (``knit_options["hooks"]``) does not exist until a test writes it; the test notifiers
+    (``notifiers/``) are importable and record into ``extra_env["KNIT_TEST_NOTIFY_FILE"]``."""
     home = tmp_path_factory.mktemp("e2e-home")
     image_map = write_image_map(tmp_path_factory.mktemp("e2e-images"), {"knit-e2e/sh:1.0": TRIVIAL_CONTEXT})
-    with Standalone(knit_home=home, port=free_port(), image_maps=[image_map]) as server:
+    hooks = {"hooks": str(home / "hooks.yaml"), "hook_timeout": "3", "hook_max_backoff": "2s"}
+    transport = {"type": "file", "log_file_path": str(openlineage_dir / "event"), "append": False}
+    env = {
+        "PYTHONPATH": str(NOTIFIERS),
+        "KNIT_TEST_NOTIFY_FILE": str(home / "notified.jsonl"),
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(transport),
+        "AIRFLOW__OPENLINEAGE__DISABLED_FOR_OPERATORS": "knit_provider.sensors.catalog.KnitGeneratorSensor",
+        "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "10",
+        "WIRING_DATA": str(home / "wiring"),
+    }
+    with Standalone(
+        knit_home=home,
+        port=free_port(),
+        image_maps=[image_map, WIRING_IMAGES],
+        dags_folder=e2e_dags,
+        knit_options=hooks,
+        extra_env=env,
+    ) as server:
         yield server
 
 
@@ -58,7 +99,7 @@ def apply_plan(airflow: Standalone, knit: Knit) -> Callable[[str], str]:
     """Apply a Plan and wait until its DAG is parsed; returns the plan id."""
 
     def apply(yaml_text: str) -> str:
-        from knit_provider.service.execution import plan_dag_id
+        from knit_provider.core.airflow_names import plan_dag_id
 
         plan = plans.apply(knit, yaml_text)
         airflow.wait_for_dags([plan_dag_id(plan["image"], plan["planId"])], timeout=120)

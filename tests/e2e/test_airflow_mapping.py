@@ -1,5 +1,5 @@
-"""How Knit shows up in Airflow: one DagRun per Run, Plan DAGs paused as their Plans, a forced generator pass,
-and the ``/knit`` API behind Airflow's auth."""
+"""How Knit shows up in Airflow: one DagRun per Run, Plan DAGs never paused (an inactive Plan's Runs wait in the
+catalog), a forced generator pass, and the ``/knit`` API behind Airflow's auth."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import urllib.error
 import urllib.request
 
 import pytest
+from knit_dev.waiting import wait_until
 
+from knit_provider.core.airflow_names import dagrun_id, plan_dag_id
 from knit_provider.service import data, plans, runs
-from knit_provider.service.execution import dagrun_id, plan_dag_id
-from knit_provider.testing.waiting import wait_until
 
 from .conftest import runs_of, sh_plan
 
@@ -45,16 +45,20 @@ def test_each_run_is_a_dagrun_of_its_plans_dag_carrying_and_linking_its_id(airfl
     assert missing.value.code == 404
 
 
-def test_an_inactive_plans_dag_is_created_paused_and_its_runs_wait(airflow, knit, tmp_path):
+def test_an_inactive_plans_runs_wait_deactivated_and_run_once_it_is_activated(airflow, knit, tmp_path):
     plan = plans.apply(knit, sh_plan("e2e:off", "e2e:off-out", "true").replace("log:", "active: false\nlog:"))
     dag_id = plan_dag_id(IMAGE, plan["planId"])
     airflow.wait_for_dags([dag_id], timeout=120)
-    assert airflow.api("GET", f"/api/v2/dags/{dag_id}")["is_paused"]
+    assert not airflow.api("GET", f"/api/v2/dags/{dag_id}")["is_paused"], "a paused DAG would stay paused"
     (tmp_path / "in").mkdir()
     data.push_dir(knit, tmp_path / "in", ["e2e:off"])
     (run,) = runs_of(knit, plan["planId"])
     assert run["status"] == "deactivated"
     assert airflow.dag_runs(dag_id) == []
+    plans.set_active(knit, plan["planId"], True)  # activated later: the Run runs
+    wait_until(
+        lambda: runs.show(knit, run["runId"])["status"] == "done", timeout=180, what="the Run of the activated Plan"
+    )
 
 
 def test_triggering_the_generator_forces_a_pass(airflow):

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from knit_dev.docker import DEBIAN_PYTHON_IMAGE
+from knit_dev.standalone import Standalone, free_port
+from knit_dev.waiting import wait_until
 
-from knit_provider.local.standalone import Standalone, free_port
+from knit_provider.core.airflow_names import plan_dag_id
 from knit_provider.service import Knit, data, plans
-from knit_provider.service.execution import plan_dag_id
-from knit_provider.testing.docker import DEBIAN_PYTHON_IMAGE
-from knit_provider.testing.waiting import wait_until
 
 from .conftest import runs_of, write_image_map
 

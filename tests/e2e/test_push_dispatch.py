@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from knit_dev.standalone import Standalone
+from knit_dev.waiting import wait_until
 
-from knit_provider.local.standalone import Standalone
+from knit_provider.core.airflow_names import dagrun_id, plan_dag_id
 from knit_provider.service import Knit
-from knit_provider.service.execution import dagrun_id, plan_dag_id
-from knit_provider.testing.waiting import wait_until
 
 from .conftest import runs_of, sh_plan
 

@@ -3,30 +3,46 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from knit_dev.standalone import REPO, free_port
 
-from knit_provider.local.standalone import REPO, free_port
 from knit_provider.service import Knit, data, runs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def quickstart(tmp_path_factory: pytest.TempPathFactory) -> dict:
+@pytest.fixture(scope="module", params=["file", pytest.param("s3", marks=pytest.mark.object_store)])
+def quickstart(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The quickstart with Data in the knit home (file), or in S3 (the session's moto server; no shared path)."""
     home = tmp_path_factory.mktemp("quickstart") / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "KNIT_DATA_STORE"))}
+    store: list[str] = []
+    if request.param == "s3":
+        s3 = request.getfixturevalue("s3_server")
+        store = ["--data-store", f"s3://{s3.bucket('knit-quickstart')}/qs"]
+        env.update(s3.env, KNIT_DATA_STORE=store[1])
     done = subprocess.run(
         [sys.executable, str(REPO / "examples" / "quickstart.py"), "--no-keep", "--home", str(home)]
-        + ["--port", str(free_port()), "--timeout", "300"],
+        + ["--port", str(free_port()), "--timeout", "300", *store],
         capture_output=True,
         text=True,
         timeout=1200,
         cwd=REPO,
+        env=env,
     )
-    return {"home": home, "exit": done.returncode, "out": done.stdout, "err": done.stderr}
+    saved = {k: os.environ.get(k) for k in env if k.startswith(("AWS_", "KNIT_DATA_STORE"))}
+    os.environ.update({k: v for k, v in env.items() if k in saved})  # this process reads the same store
+    yield {"home": home, "exit": done.returncode, "out": done.stdout, "err": done.stderr, "store": store}
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 def by_plan(knit: Knit) -> dict[str, list[dict]]:
@@ -71,15 +87,18 @@ def test_quickstart_runs_both_tutorials_to_done(quickstart) -> None:
         for preprocess in (v1_run, v2_run):
             train = trained_on[preprocess["outputs"][0]["knitId"]]
             validation = validated[train["outputs"][0]["knitId"]]
-            metrics = json.loads((knit.store.path(validation["outputs"][0]["knitId"]) / "metrics.json").read_text())
+            metrics = json.loads(knit.store.read_file(validation["outputs"][0]["knitId"], "metrics.json"))
             assert metrics["accuracy"] > 0.8, metrics
             assert (
                 data.show(knit, validation["outputs"][0]["knitId"])["upstream"]["run"]["runId"] == validation["runId"]
             )
         assert len(trained_on) == 3, "the directly pushed dataset and the two preprocess outputs"
 
-        log = knit.store.path(v2_run["log"]["knitId"]) / "log"
-        assert log.read_text().strip(), "the preprocess Run's output is kept as its log Data"
+        log = knit.store.read_file(v2_run["log"]["knitId"], "log")
+        assert log.strip(), "the preprocess Run's output is kept as its log Data"
+        if quickstart["store"]:
+            assert knit.store.url == quickstart["store"][1], "every Data in the object store"
+            assert not any((Path(quickstart["home"]) / "data").glob("*-*")), "and none in the knit home"
 
     svgs = sorted(Path(quickstart["home"]).glob("lineage-*.svg"))
     assert len(svgs) == 3

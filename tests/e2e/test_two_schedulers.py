@@ -15,14 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from knit_dev.cluster import AirflowCluster
+from knit_dev.standalone import free_port
+from knit_dev.waiting import wait_until
 from sqlalchemy import create_engine, func, select, text
 
 from knit_provider.catalog.models import data_t, runs_t
-from knit_provider.local.cluster import AirflowCluster
-from knit_provider.local.standalone import free_port
+from knit_provider.core.airflow_names import dagrun_id, plan_dag_id
 from knit_provider.service import Knit, data, plans, runs
-from knit_provider.service.execution import dagrun_id, plan_dag_id
-from knit_provider.testing.waiting import wait_until
 
 from .conftest import TRIVIAL_CONTEXT, sh_plan, write_image_map
 

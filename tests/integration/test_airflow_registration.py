@@ -49,18 +49,43 @@ def test_airflow_lists_the_provider_and_its_default_config(airflow_env) -> None:
     assert airflow(airflow_env, "config", "get-value", "knit", "poll_interval").strip() == OPTIONS["poll_interval"][0]
 
 
-def test_airflow_loads_the_plugin_from_its_entry_point(airflow_env) -> None:
+def test_airflow_loads_the_plugin_from_its_entry_point_and_only_the_api_server_gets_its_app(airflow_env) -> None:
+    """Outside the api-server (here the ``airflow`` CLI) the plugin registers neither its app nor its views;
+    ``tests/e2e/test_base_url.py`` checks what a real api-server serves."""
     plugins = {p["name"]: p for p in json.loads(airflow(airflow_env, "plugins", "-o", "json"))}
     knit = plugins["knit"]
-    assert knit["fastapi_apps"][0]["url_prefix"] == "/knit"
-    views = {v["destination"]: v for v in knit["external_views"]}
-    assert views["dag_run"]["href"] == "/knit/runs/{RUN_ID}" and views["dag"]["href"] == "/knit/plans/dag/{DAG_ID}"
-    assert {v["name"] for v in knit["external_views"] if v["destination"] == "nav"} == {
-        "Data",
-        "Plans",
-        "Runs",
-        "Lineage",
-    }
+    assert not knit["fastapi_apps"] and not knit["external_views"], knit
+
+
+@pytest.mark.conventions
+@pytest.mark.parametrize(
+    ("argv", "serves"),
+    [
+        (["/venv/bin/airflow", "api-server"], True),
+        (["/venv/bin/airflow", "api-server", "--port", "8080"], True),
+        (["/venv/bin/fastapi", "dev", "airflow-core/src/airflow/api_fastapi/main.py"], True),
+        (["/venv/bin/airflow", "scheduler"], False),
+        (["/venv/bin/airflow", "dag-processor"], False),
+        (["/venv/bin/airflow", "plugins"], False),
+        (["/venv/bin/airflow"], False),
+    ],
+)
+def test_only_the_api_server_registers_the_app(argv: list[str], serves: bool) -> None:
+    from knit_provider.api.plugin import running_in_api_server
+
+    assert running_in_api_server(argv) is serves
+
+
+@pytest.mark.conventions
+def test_the_views_link_under_airflows_base_path() -> None:
+    from knit_provider.api.plugin import knit_views
+
+    for base in ("", "/airflow"):
+        views = knit_views(base)
+        assert {v["href"].split("/knit/")[0] for v in views} == {base}
+        assert {v["icon"] for v in views} == {f"{base}/knit/static/knit.svg"}
+    runs = {v["destination"]: v["href"] for v in knit_views("/airflow")}
+    assert runs["dag_run"] == "/airflow/knit/runs/{RUN_ID}" and runs["dag"] == "/airflow/knit/plans/dag/{DAG_ID}"
 
 
 def test_the_hook_prefers_connection_extras_then_config_then_env(monkeypatch, tmp_path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 
 import pytest
 
@@ -75,3 +76,50 @@ def test_a_watcher_trigger_fires_again_only_for_new_work(knit, catalog_url, make
 def test_an_idle_trigger_ends_its_deferral_after_the_idle_timeout(knit, catalog_url) -> None:
     (event,) = asyncio.run(first_events(trigger_for(knit, catalog_url, idle_timeout=0.2), 1, timeout=3))
     assert event["reason"] == "idle"
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_waiting_runs_wake_the_generator_while_a_forced_pass_check_is_unanswered(
+    knit, catalog_url, make_dir, monkeypatch
+) -> None:
+    """Asking Airflow whether a pass was forced (a queued DagRun of the generator) can take seconds in a triggerer;
+    meanwhile the trigger keeps polling the catalog and fires for waiting Runs (issue 17, bench/fanout.py)."""
+    from knit_provider.triggers import catalog as trigger_module
+
+    asked, answer = threading.Event(), threading.Event()
+
+    def slow_queued_runs(dag_id: str) -> int:
+        asked.set()
+        answer.wait(30)  # Airflow answers only once the test is over
+        return 0
+
+    monkeypatch.setattr(trigger_module, "_queued_runs", slow_queued_runs)
+    monkeypatch.setattr(trigger_module, "FORCE_CHECK_S", 0.0)
+    plans.apply(knit, PLAN)
+
+    async def scenario() -> list[dict]:
+        async def push_once_asked() -> None:
+            await asyncio.to_thread(asked.wait, 10)
+            await asyncio.to_thread(data.push_dir, knit, make_dir(), ["t:raw"])
+
+        pushing = asyncio.create_task(push_once_asked())
+        events = await first_events(trigger_for(knit, catalog_url, forced_dag_id="knit_generator"), 1, timeout=10)
+        await pushing
+        return events
+
+    try:
+        events = asyncio.run(scenario())
+    finally:
+        answer.set()
+    assert asked.is_set() and events == [{"reason": "dispatch", "dispatchable": 1, "held": 0}]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_queued_generator_dagrun_forces_a_pass(knit, catalog_url, monkeypatch) -> None:
+    from knit_provider.triggers import catalog as trigger_module
+
+    monkeypatch.setattr(trigger_module, "_queued_runs", lambda dag_id: 1 if dag_id == "knit_generator" else 0)
+    monkeypatch.setattr(trigger_module, "FORCE_CHECK_S", 0.0)
+    trigger = trigger_for(knit, catalog_url, forced_dag_id="knit_generator")
+    (event,) = asyncio.run(first_events(trigger, 1, timeout=5))
+    assert event == {"reason": "forced", "dispatchable": 0, "held": 0}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from knit_dev import lifecycle
 
 from knit_provider.catalog.models import UPLOAD_PLAN_ID
 from knit_provider.core.errors import InvalidInput, NotFound
@@ -21,9 +22,7 @@ PLAN_L = "image: r/l:v1\ninputs: [{path: /in/log, tags: ['t:log']}]\noutputs: [{
 
 
 def run_to_done(knit, run_id: str) -> dict:
-    for status in ("ready", "starting", "running"):
-        runs.transition(knit, run_id, status)
-    return runs.finish(knit, run_id, exit_code=0)
+    return lifecycle.finish(knit, run_id, exit_code=0)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from knit_dev import lifecycle
 
 from knit_provider.core.errors import Conflict
 from knit_provider.core.matching import is_nominated
@@ -268,9 +269,7 @@ class Model:
         if not waiting:
             return
         run = waiting[index % len(waiting)]
-        runs.transition(self.knit, run.run_id, "ready")
-        runs.transition(self.knit, run.run_id, "running")
-        shown = runs.finish(self.knit, run.run_id, exit_code=0 if ok else 1)
+        shown = lifecycle.finish(self.knit, run.run_id, exit_code=0 if ok else 1)
         run.status = "done" if ok else "failed"
         assert shown["status"] == run.status, f"finish gave {shown['status']}, expected {run.status}"
         for seq in run.outputs:

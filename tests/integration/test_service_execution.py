@@ -7,8 +7,10 @@ import time
 
 import pytest
 
+from knit_provider.core.airflow_names import Dispatch, plan_dag_id
 from knit_provider.core.errors import Conflict
-from knit_provider.service import data, execution, plans, runs
+from knit_provider.service import data, dispatching, execution, plans, reconciliation, runs
+from knit_provider.service.plan_dags import plan_dags
 
 CHAIN_A = (
     "image: r/a:v1\ninputs: [{path: /in, tags: ['t:raw']}]\noutputs: [{path: /out, tags: ['t:mid']}]\n"
@@ -26,8 +28,8 @@ def chain(knit, make_dir):
     return {"a": a, "b": b, "raw": raw["knitId"], "run": run["runId"]}
 
 
-def pending(knit, after: float = 60.0) -> execution.PendingWork:
-    return execution.pending_work(knit.engine, redispatch_after_s=after)
+def pending(knit, after: float = 60.0) -> dispatching.PendingWork:
+    return dispatching.pending_work(knit, redispatch_after_s=after)
 
 
 def run_through(knit, run_id: str, exit_code: int, message: str = "") -> execution.Ending:
@@ -40,28 +42,28 @@ def run_through(knit, run_id: str, exit_code: int, message: str = "") -> executi
 
 
 def test_pending_counts_waiting_runs_until_claimed_then_after_the_redispatch_delay(knit, chain) -> None:
-    assert pending(knit) == execution.PendingWork(dispatchable=1, held=0)
-    (claimed,) = execution.claim_dispatchable(knit, redispatch_after_s=60)
+    assert pending(knit) == dispatching.PendingWork(dispatchable=1, held=0)
+    (claimed,) = dispatching.claim_dispatchable(knit, redispatch_after_s=60)
     assert claimed.run_id == chain["run"] and claimed.plan_id == chain["a"]
-    assert claimed.dag_id == execution.plan_dag_id("r/a:v1", chain["a"]) == f"knit_plan__a-v1-{chain['a'][:8]}"
+    assert claimed.dag_id == plan_dag_id("r/a:v1", chain["a"]) == f"knit_plan__a-v1-{chain['a'][:8]}"
     assert claimed.dagrun_id == f"knit__{chain['run']}"
     assert claimed.conf == {"knit_run_id": chain["run"], "knit_plan_id": chain["a"]}
-    assert pending(knit) == execution.PendingWork(dispatchable=0, held=0), "a fresh claim is not due again"
-    assert execution.claim_dispatchable(knit, redispatch_after_s=60) == []
+    assert pending(knit) == dispatching.PendingWork(dispatchable=0, held=0), "a fresh claim is not due again"
+    assert dispatching.claim_dispatchable(knit, redispatch_after_s=60) == []
     time.sleep(0.02)
     assert pending(knit, after=0.01).dispatchable == 1, "a failed dispatch is retried later"
-    assert [d.run_id for d in execution.claim_dispatchable(knit, redispatch_after_s=0.01)] == [chain["run"]]
-    assert execution.mark_dispatched(knit, chain["run"])
-    assert pending(knit) == execution.PendingWork(dispatchable=0, held=1)
-    assert not execution.mark_dispatched(knit, chain["run"]), "only a waiting Run becomes ready"
+    assert [d.run_id for d in dispatching.claim_dispatchable(knit, redispatch_after_s=0.01)] == [chain["run"]]
+    assert dispatching.mark_dispatched(knit, chain["run"])
+    assert pending(knit) == dispatching.PendingWork(dispatchable=0, held=1)
+    assert not dispatching.mark_dispatched(knit, chain["run"]), "only a waiting Run becomes ready"
 
 
 def test_claims_can_be_limited_to_given_runs_and_never_include_uploads(knit, chain, make_dir) -> None:
     data.push_dir(knit, make_dir(files={"y.txt": "second"}), ["t:raw"])
-    assert execution.claim_dispatchable(knit, redispatch_after_s=60, run_ids=[]) == []
-    (only,) = execution.claim_dispatchable(knit, redispatch_after_s=60, run_ids=[chain["run"]])
+    assert dispatching.claim_dispatchable(knit, redispatch_after_s=60, run_ids=[]) == []
+    (only,) = dispatching.claim_dispatchable(knit, redispatch_after_s=60, run_ids=[chain["run"]])
     assert only.run_id == chain["run"]
-    rest = execution.claim_dispatchable(knit, redispatch_after_s=60)
+    rest = dispatching.claim_dispatchable(knit, redispatch_after_s=60)
     assert len(rest) == 1 and rest[0].run_id != chain["run"] and rest[0].plan_id == chain["a"]
 
 
@@ -140,11 +142,11 @@ def test_reconcile_fails_held_runs_whose_dagrun_ended_or_vanished(knit, chain, m
     airflow_says = {ids[0]: "running", ids[1]: "failed", ids[2]: None}
     asked = []
 
-    def dagrun_state(held: execution.Dispatch) -> str | None:
+    def dagrun_state(held: Dispatch) -> str | None:
         asked.append(held.dagrun_id)
         return airflow_says[held.run_id]
 
-    ended = dict(execution.reconcile(knit, dagrun_state))
+    ended = dict(reconciliation.reconcile(knit, dagrun_state, heartbeat_timeout_s=60))
     assert sorted(asked) == sorted(f"knit__{i}" for i in ids)
     assert set(ended) == {ids[1], ids[2]}
     assert runs.show(knit, ids[0])["status"] == "running"
@@ -154,12 +156,70 @@ def test_reconcile_fails_held_runs_whose_dagrun_ended_or_vanished(knit, chain, m
     assert "does not exist" in runs.show(knit, ids[2])["exit"]["message"]
     assert "knit#transient:failed" in data.show(knit, failed["outputs"][0]["knitId"])["tags"]
     assert runs.find(knit, plan_ids=[chain["b"]]) == [], "nothing downstream fires"
-    assert execution.reconcile(knit, dagrun_state) == [], "idempotent"
+    assert reconciliation.reconcile(knit, dagrun_state, heartbeat_timeout_s=60) == [], "idempotent"
+
+
+def test_a_run_whose_task_stops_beating_is_lost_at_once_without_asking_airflow(knit, chain, monkeypatch) -> None:
+    """A killed worker leaves its DagRun "running" in Airflow for minutes; the heartbeat tells at once."""
+    monkeypatch.setattr(execution, "STOP_POLL_S", 0.05)
+    run_id = chain["run"]
+    execution.start_attempt(knit, run_id)
+    execution.started(knit, run_id)
+    asked: list[str] = []
+
+    def airflow_says_running(held: Dispatch) -> str:
+        asked.append(held.run_id)
+        return "running"
+
+    killed: list[str] = []
+    with execution.watching(knit, run_id, lambda: killed.append(run_id), heartbeat_timeout_s=0.6):
+        time.sleep(1.5)  # the task is alive: it beats every 0.1 s
+        assert reconciliation.reconcile(knit, airflow_says_running, heartbeat_timeout_s=0.6) == []
+    assert asked == [run_id] and killed == []
+    time.sleep(1.0)  # the task is gone: no more beats
+    (ended,) = reconciliation.reconcile(knit, airflow_says_running, heartbeat_timeout_s=0.6)
+    assert asked == [run_id], "a silent task is lost without asking Airflow"
+    failed = runs.show(knit, run_id)
+    assert ended[0] == run_id and failed["status"] == "failed" and failed["exit"]["code"] == execution.EXIT_LOST
+    assert "no heartbeat" in failed["exit"]["message"] and "worker killed?" in failed["exit"]["message"]
+
+
+def test_a_retried_run_does_not_inherit_the_heartbeat_of_its_dead_attempt(knit, chain) -> None:
+    """A worker killed mid-Run: the Run is lost, then retried; dispatched again (ready, its new task not started
+    yet), it is not lost again for the silence of the dead attempt."""
+    run_id = chain["run"]
+    execution.start_attempt(knit, run_id)
+    execution.started(knit, run_id)
+    time.sleep(1.0)  # the worker was killed: no beats
+    (ended,) = reconciliation.reconcile(knit, lambda held: "running", heartbeat_timeout_s=0.5)
+    assert ended[0] == run_id and runs.show(knit, run_id)["status"] == "failed"
+    runs.retry(knit, run_id)
+    (claimed,) = dispatching.claim_dispatchable(knit, redispatch_after_s=60)
+    assert claimed.run_id == run_id and dispatching.mark_dispatched(knit, run_id)
+    assert runs.show(knit, run_id)["status"] == "ready", "its DagRun exists; its task has not begun"
+    assert reconciliation.reconcile(knit, lambda held: "queued", heartbeat_timeout_s=0.5) == []
+    assert runs.show(knit, run_id)["status"] == "ready"
+
+
+def test_watching_kills_the_program_once_the_run_is_stopped(knit, chain, monkeypatch) -> None:
+    monkeypatch.setattr(execution, "STOP_POLL_S", 0.05)
+    run_id = chain["run"]
+    execution.start_attempt(knit, run_id)
+    execution.started(knit, run_id)
+    killed: list[str] = []
+    with execution.watching(knit, run_id, lambda: killed.append(run_id), heartbeat_timeout_s=30):
+        runs.stop(knit, run_id, fail=True)
+        deadline = time.monotonic() + 10
+        while not killed and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert killed == [run_id], "killed once"
+    assert execution.conclude(knit, run_id, exit_code=137, message="killed").status.value == "failed"
+    assert runs.show(knit, run_id)["exit"] == {"code": 253, "message": "aborted by user"}, "the stop's verdict"
 
 
 def test_plan_dags_describe_every_plan_but_uploads(knit, chain) -> None:
     plans.set_active(knit, chain["b"], False)
-    specs = {p.plan_id: p for p in execution.plan_dags(knit.engine)}
+    specs = {p.plan_id: p for p in plan_dags(knit)}
     assert set(specs) == {chain["a"], chain["b"]}
     a, b = specs[chain["a"]], specs[chain["b"]]
     assert a.dag_id.startswith("knit_plan__a-v1-") and a.active and not b.active

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from knit_provider.core.errors import Conflict, InvalidInput, NotFound
-from knit_provider.service import data, plans, runs
+from knit_provider.service import data, dispatching, plans, runs
 
 TRAIN = """
 image: "localhost:30503/knitfab-first-train:v1.0"
@@ -105,7 +105,7 @@ def test_inactive_plan_creates_deactivated_runs_and_toggles_only_those(knit, mak
     assert plans.set_active(knit, plan["planId"], True)["active"] is True
     assert [r["status"] for r in runs.find(knit, plan_ids=[plan["planId"]])] == ["waiting"]
     run_id = runs.find(knit, plan_ids=[plan["planId"]])[0]["runId"]
-    runs.transition(knit, run_id, "ready")
+    dispatching.mark_dispatched(knit, run_id)  # its DagRun exists: ready
     plans.set_active(knit, plan["planId"], False)
     assert runs.show(knit, run_id)["status"] == "ready", "only waiting <-> deactivated flip"
 
@@ -133,7 +133,7 @@ def test_mutable_fields(knit) -> None:
     annotated = plans.annotate(knit, plan_id, add=["a=1", "b=2", "c=3"])
     assert annotated["annotations"] == ["a=1", "b=2", "c=3"]
     annotated = plans.annotate(knit, plan_id, add=["a=9"], remove=["b=2"], remove_keys=["c"])
-    assert annotated["annotations"] == ["a=9"]
+    assert annotated["annotations"] == ["a=1", "a=9"], "as Knitfab: a key keeps every value added"
     assert plans.set_service_account(knit, plan_id, "trainer")["service_account"] == "trainer"
     assert "service_account" not in plans.set_service_account(knit, plan_id, None)
     with pytest.raises(InvalidInput, match="service_account"):

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from knit_dev import lifecycle
 
+from knit_provider.catalog import runs as catalog_runs
+from knit_provider.catalog.engine import write_tx
 from knit_provider.core.errors import Conflict, IllegalTransition, NotFound
+from knit_provider.core.lifecycle import RunStatus
 from knit_provider.service import data, plans, runs
 
 CHAIN_A = (
@@ -25,14 +29,19 @@ def chain(knit, make_dir):
 
 
 def run_to(knit, run_id: str, exit_code: int) -> dict:
-    for status in ("ready", "starting", "running"):
-        runs.transition(knit, run_id, status)
-    return runs.finish(knit, run_id, exit_code=exit_code, message="" if exit_code == 0 else "boom")
+    return lifecycle.finish(knit, run_id, exit_code=exit_code, message="" if exit_code == 0 else "boom")
+
+
+def transition(knit, run_id: str, status: str) -> None:
+    """The catalog's lifecycle rule itself (every executor's step goes through it)."""
+    with write_tx(knit.engine) as conn:
+        catalog_runs.transition(conn, run_id, RunStatus(status))
 
 
 def test_run_json_shape(knit, chain) -> None:
     run = runs.show(knit, chain["run"])
-    assert list(run) == ["runId", "status", "updatedAt", "plan", "inputs", "outputs", "log"]
+    assert list(run) == ["runId", "status", "updatedAt", "plan", "inputs", "outputs", "log", "attempt"]
+    assert run["attempt"] == 1, "beyond Knitfab, after Knitfab's keys: the current attempt"
     assert run["status"] == "waiting" and "exit" not in run
     assert run["inputs"] == [{"path": "/in", "tags": ["t:raw"], "knitId": chain["raw"]}]
     assert run["outputs"][0]["path"] == "/out" and run["outputs"][0]["tags"] == ["t:mid"]
@@ -70,18 +79,17 @@ def test_failed_marks_outputs_failed_and_nominates_nothing(knit, chain) -> None:
 
 def test_illegal_transitions_are_errors(knit, chain) -> None:
     with pytest.raises(IllegalTransition, match="cannot go from waiting to running"):
-        runs.transition(knit, chain["run"], "running")
+        transition(knit, chain["run"], "running")
     assert runs.show(knit, chain["run"])["status"] == "waiting"
     run_to(knit, chain["run"], 0)
     with pytest.raises(IllegalTransition, match="done"):
-        runs.transition(knit, chain["run"], "waiting")
+        transition(knit, chain["run"], "waiting")
     with pytest.raises(NotFound, match="run not found: missing"):
-        runs.transition(knit, "missing", "ready")
+        transition(knit, "missing", "ready")
 
 
 def test_stop_completes_with_exit_0_and_fail_aborts_with_253(knit, chain, make_dir) -> None:
-    runs.transition(knit, chain["run"], "ready")
-    runs.transition(knit, chain["run"], "running")
+    lifecycle.start(knit, chain["run"])
     stopped = runs.stop(knit, chain["run"])
     assert stopped["status"] == "completing" and stopped["exit"] == {"code": 0, "message": "stopped by user"}
     with pytest.raises(IllegalTransition):
@@ -141,8 +149,7 @@ def test_rm_run_with_inputs_leaves_a_tombstone_that_never_reruns(knit, chain) ->
 
 
 def test_rm_refuses_a_running_run(knit, chain) -> None:
-    runs.transition(knit, chain["run"], "ready")
-    runs.transition(knit, chain["run"], "running")
+    lifecycle.start(knit, chain["run"])
     with pytest.raises(Conflict, match="not stopped"):
         runs.remove(knit, chain["run"])
     assert runs.show(knit, chain["run"])["status"] == "running"

@@ -19,11 +19,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from knit_dev.docker import DEBIAN_PYTHON_IMAGE
+from knit_dev.kube_standin import KubeStandin
 from kubernetes import client, config
 
 from knit_provider.runners.image_map import ImageMap
-from knit_provider.testing.docker import DEBIAN_PYTHON_IMAGE
-from knit_provider.testing.kube_standin import KubeStandin
 
 SH_IMAGE = "knit-test/sh:1.0"
 

@@ -16,14 +16,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from knit_dev.kube_standin import KubeStandin
+from knit_dev.standalone import REPO, Standalone, free_port
+from knit_dev.waiting import wait_until
 
-from knit_provider.local.standalone import REPO, Standalone, free_port
+from knit_provider.core.airflow_names import dagrun_id, plan_dag_id
 from knit_provider.runners.image_map import ImageMap
 from knit_provider.runners.kubernetes.pod_spec import ANNOTATION, LABEL
 from knit_provider.service import Knit, data, plans, runs
-from knit_provider.service.execution import dagrun_id, plan_dag_id
-from knit_provider.testing.kube_standin import KubeStandin
-from knit_provider.testing.waiting import wait_until
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.e2e, pytest.mark.slow]
 
@@ -127,8 +127,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
                 "kubernetes_schedule_timeout": str(LAUNCH_TIMEOUT_S),
             },
         )
-        airflow.start()
         try:
+            airflow.start()  # a start that fails stops what it started, below
             with Knit.open(home=home) as knit:
                 yield Deployment(kube, airflow, knit)
         finally:

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from knit_dev.kube_standin import KubeStandin
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-
-from knit_provider.testing.kube_standin import KubeStandin
 
 pytestmark = pytest.mark.kubernetes
 

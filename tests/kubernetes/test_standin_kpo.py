@@ -14,9 +14,8 @@ from airflow.providers.cncf.kubernetes.kubernetes_helper_functions import PodLau
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.providers.cncf.kubernetes.utils.pod_manager import PodLaunchTimeoutException
 from airflow.sdk.exceptions import AirflowException
+from knit_dev.kube_standin import KubeStandin
 from kubernetes.client import models as k8s
-
-from knit_provider.testing.kube_standin import KubeStandin
 
 pytestmark = pytest.mark.kubernetes
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from knit_dev.docker import DEBIAN_PYTHON_IMAGE, TemporaryDockerd
 
 from knit_provider.runners import make_runner
-from knit_provider.testing.docker import DEBIAN_PYTHON_IMAGE, TemporaryDockerd
 
 from .tutorial import EXAMPLE, Ran, image_map, plan, run_plan
 

@@ -11,10 +11,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from knit_dev.browser import artifacts_dir, chromium
+from knit_dev.standalone import REPO, free_port
 
-from knit_provider.local.standalone import REPO, free_port
 from knit_provider.service import Knit, data, plans, runs
-from knit_provider.testing.browser import artifacts_dir, chromium
 
 from .tutorial import EXAMPLE, PLAN_NAMES, plan
 

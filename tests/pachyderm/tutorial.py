@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from knit_dev.standalone import REPO
+
 from knit_provider.core.plan_spec import PlanSpec, parse_plan_yaml
-from knit_provider.local.standalone import REPO
 from knit_provider.runners import ImageMap, Mount, Runner, RunRequest, RunResult, make_runner
 
 EXAMPLE = REPO / "examples" / "pachyderm-beginner"

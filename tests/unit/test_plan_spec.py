@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from knit_provider.core.errors import InvalidInput
+from knit_provider.core.errors import InvalidInput, shown
 from knit_provider.core.plan_spec import (
     Annotation,
     InputSpec,
@@ -135,7 +135,7 @@ def test_full_plan_to_dict_round_trip() -> None:
             "log": {"tags": ["type:log"]},
             "active": False,
             "resources": {"cpu": "500m", "nvidia.com/gpu": 1},
-            "on_node": {"may": ["gpu=a100"], "prefer": ["zone="], "must": ["kubernetes.io/arch=amd64"]},
+            "on_node": {"may": ["gpu=a100"], "prefer": ["zone=a"], "must": ["kubernetes.io/arch=amd64"]},
             "service_account": "trainer",
             "annotations": ["team=ml", "example.com/owner = alice "],
         }
@@ -147,7 +147,7 @@ def test_full_plan_to_dict_round_trip() -> None:
     assert spec.inputs[1].tags == (Tag("type", "dataset"),)
     assert spec.resources == {"cpu": "500m", "memory": "1Gi", "nvidia.com/gpu": "1"}
     assert spec.annotations == (Annotation("example.com/owner", "alice"), Annotation("team", "ml"))
-    assert spec.on_node.prefer == (NodeLabel("zone", ""),)
+    assert spec.on_node.prefer == (NodeLabel("zone", "a"),)
     data = spec.to_dict()
     assert list(data) == [
         "image", "entrypoint", "args", "inputs", "outputs", "log", "active",
@@ -159,7 +159,7 @@ def test_full_plan_to_dict_round_trip() -> None:
         "knit#timestamp:2024-01-02T03:04:05+00:00",
     ]
     assert data["annotations"] == ["example.com/owner=alice", "team=ml"]
-    assert data["on_node"] == {"may": ["gpu=a100"], "prefer": ["zone="], "must": ["kubernetes.io/arch=amd64"]}
+    assert data["on_node"] == {"may": ["gpu=a100"], "prefer": ["zone=a"], "must": ["kubernetes.io/arch=amd64"]}
     again = parse_plan_dict(data)
     assert again == spec and again.to_dict() == data
     assert hash(again) == hash(spec)
@@ -341,7 +341,7 @@ def test_image_accepted(image: str) -> None:
     ],
 )
 def test_image_refused(image: object, reason: str) -> None:
-    refused(base(image=image), "image:", repr(image), reason)
+    refused(base(image=image), "image:", shown(image), reason)
 
 
 def test_image_required() -> None:
@@ -404,11 +404,10 @@ def test_input_pins() -> None:
 @pytest.mark.parametrize(
     ("tags", "fragments"),
     [
-        (["knit#id:a", "knit#id:b"], ["inputs[0].tags[1]", "knit#id:b", "at most once"]),
-        (["knit#id:a", "knit#id:a"], ["inputs[0].tags[1]", "knit#id:a", "at most once"]),
+        (["knit#id:a", "knit#id:b"], ["inputs[0].tags[1]", "knit#id:b", "already pinned to knit#id 'a'"]),
         (
             ["knit#timestamp:2024-01-01T00:00:00Z", "knit#timestamp:2024-01-02T00:00:00Z"],
-            ["inputs[0].tags[1]", "at most once"],
+            ["inputs[0].tags[1]", "already pinned to knit#timestamp 2024-01-01T00:00:00+00:00"],
         ),
         (
             ["a:b", "knit#timestamp:yesterday"],
@@ -523,8 +522,6 @@ def test_no_outputs(outputs: object) -> None:
 
 def test_output_rules() -> None:
     refused(base(outputs={"path": "/o"}), "outputs:", "list")
-    refused(base(outputs=[{"path": "/o"}]), "outputs[0].tags:", "required")
-    refused(base(outputs=[{"path": "/o", "tags": []}]), "outputs[0].tags:", "at least one")
     refused(base(outputs=[{"path": "/o", "tags": ["a:b", "knit#id:x"]}]), "outputs[0].tags[1]", "knit#id:x")
     refused(base(outputs=[{"tags": ["a:b"]}]), "outputs[0].path:", "None")
 
@@ -533,8 +530,6 @@ def test_log_rules() -> None:
     assert parse_plan_dict(base(log=None)).log is None
     assert parse_plan_dict(base(log={"tags": ["type:log", "type:log"]})).log == LogSpec((Tag("type", "log"),))
     refused(base(log=["type:log"]), "log:", "mapping", "['type:log']")
-    refused(base(log={}), "log.tags:", "required")
-    refused(base(log={"tags": []}), "log.tags:", "at least one")
     refused(base(log={"tags": ["knit#transient:failed"]}), "log.tags[0]", "knit#transient:failed")
 
 
@@ -603,11 +598,9 @@ def test_parse_resource_helper() -> None:
 
 def test_on_node_accepted() -> None:
     spec = parse_plan_dict(
-        base(on_node={"may": ["a=1", "a=1"], "prefer": None, "must": ["example.com/gpu-type=A100_x.y", "empty="]})
+        base(on_node={"may": ["a=1", "a=1"], "prefer": None, "must": ["example.com/gpu-type=A100_x.y"]})
     )
-    assert spec.on_node == OnNode(
-        may=(NodeLabel("a", "1"),), must=(NodeLabel("empty", ""), NodeLabel("example.com/gpu-type", "A100_x.y"))
-    )
+    assert spec.on_node == OnNode(may=(NodeLabel("a", "1"),), must=(NodeLabel("example.com/gpu-type", "A100_x.y"),))
     assert parse_plan_dict(base(on_node=None)).on_node.is_empty()
 
 
@@ -645,7 +638,7 @@ def test_service_account() -> None:
     assert parse_plan_dict(base(service_account=None)).service_account is None
     assert validate_service_account("sa") == "sa"
     for bad in ["Upper", "under_score", "-lead", "", "a" * 254, 5]:
-        refused(base(service_account=bad), "service_account:", repr(bad))
+        refused(base(service_account=bad), "service_account:", shown(bad))
         with pytest.raises(InvalidInput, match="^service_account: "):
             validate_service_account(bad)
 
@@ -658,6 +651,7 @@ def test_annotations() -> None:
     assert spec.annotations == (
         Annotation("a", ""),
         Annotation("b", "last"),
+        Annotation("b", "x=y"),
         Annotation("example.com/note", "hello world"),
     )
     assert parse_annotation("k=v=w") == Annotation("k", "v=w")
@@ -705,9 +699,15 @@ def test_parse_does_not_mutate_input() -> None:
 # --- properties ---------------------------------------------------------------------------------------------------
 
 _component = st.text(
-    alphabet=st.characters(blacklist_characters="/\0\n\r", blacklist_categories=("Cs",)), min_size=1, max_size=12
+    alphabet=st.characters(blacklist_characters="/\u2028\u2029", blacklist_categories=("Cs", "Cc")),
+    min_size=1,
+    max_size=12,
 ).filter(lambda s: s not in (".", ".."))
-_paths = st.lists(_component, min_size=1, max_size=5).map(lambda parts: "/" + "/".join(parts))
+_paths = (
+    st.lists(_component, min_size=1, max_size=5)
+    .map(lambda parts: "/" + "/".join(parts))
+    .filter(lambda path: path.split("/")[1] not in ("proc", "sys", "dev"))
+)
 _simple_paths = st.lists(st.sampled_from(["a", "b", "ab", "c"]), min_size=1, max_size=4).map(
     lambda parts: "/" + "/".join(parts)
 )

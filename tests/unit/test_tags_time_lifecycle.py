@@ -24,7 +24,7 @@ def test_parse_tag_splits_at_first_colon_and_trims(text: str, key: str, value: s
     assert parse_tag(text) == Tag(key, value)
 
 
-@pytest.mark.parametrize(("text", "fragment"), [("novalue", "no ':'"), (":v", "empty key"), ("k:", "empty value")])
+@pytest.mark.parametrize(("text", "fragment"), [("novalue", "no ':'"), (":v", "empty key"), (" :v", "empty key")])
 def test_parse_tag_refuses_malformed(text: str, fragment: str) -> None:
     with pytest.raises(InvalidInput, match=fragment) as err:
         parse_tag(text, field="tags[0]")

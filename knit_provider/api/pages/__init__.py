@@ -11,10 +11,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from knit_provider.api.auth import AUTHENTICATED
-from knit_provider.api.pages import data, lineage, plans, runs, static
+from knit_provider.api.pages import data, lineage, plans, retention, runs, static
 from knit_provider.api.pages.auth import login_redirect
 from knit_provider.api.rest.common import can_read
 
 router = APIRouter(dependencies=[Depends(login_redirect), *AUTHENTICATED, Depends(can_read)])
-for module in (static, data, plans, runs, lineage):
+for module in (static, data, plans, runs, lineage, retention):
     router.include_router(module.router)

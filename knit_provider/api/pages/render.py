@@ -19,15 +19,15 @@ from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from knit_provider.api.pages.static import version_of
+from knit_provider.core.airflow_names import KNIT_MOUNT, RUN_TASK_ID
 from knit_provider.core.errors import KnitError
 from knit_provider.core.tags import SYSTEM_PREFIX
-from knit_provider.service.execution import RUN_TASK_ID
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 #: The app's mount point on the api-server (``KnitPlugin.fastapi_apps``); Airflow's own pages are beside it.
-MOUNT_PREFIX = "/knit"
-#: The task of every Plan DAG (``operators.dag_factory.plan_dag``): its page shows the Run's Airflow log.
+MOUNT_PREFIX = KNIT_MOUNT
+#: The task of every Plan DAG (``dags.factory.plan_dag``): its page shows the Run's Airflow log.
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -100,7 +100,8 @@ class Links:
         return self.knit("api", "data", knit_id)
 
     def airflow(self, *parts: str) -> str:
-        return self.airflow_base + _segments(parts)
+        """A page of Airflow's UI; none named: its home, ``/`` or ``/airflow/`` (the base path with its slash)."""
+        return self.airflow_base + (_segments(parts) or "/")
 
     def airflow_login(self, next_url: str) -> str:
         """Airflow's login page for whichever auth manager is configured, coming back to ``next_url``."""

@@ -10,8 +10,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from knit_provider.api.auth import AUTHENTICATED
-from knit_provider.api.rest import data, graphs, plans, runs
+from knit_provider.api.rest import admin, data, explain, graphs, plans, retention, runs
 
 router = APIRouter(prefix="/api", dependencies=AUTHENTICATED)
-for resource in (data, plans, runs, graphs):
+for resource in (data, plans, runs, graphs, admin, explain, retention):
     router.include_router(resource.router)

@@ -13,20 +13,28 @@ from typing import Annotated, Any
 
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from knit_provider.api.errors import ERROR_RESPONSES, KnitRoute
-from knit_provider.api.knit import knit
-from knit_provider.operators.links import knit_run_id_of
-from knit_provider.service.context import Knit
+from knit_provider.api.knit import settings
+from knit_provider.core.airflow_names import run_id_of_dagrun
 
 
-def catalog() -> Knit:
-    """The api-server's catalog (a dependency, so tests can hand routes their own)."""
-    return knit()
+def upload_limit() -> int | None:
+    """``[knit] max_upload_bytes``: the most an upload may unpack to (None: unlimited); a dependency for tests."""
+    return settings().max_upload_bytes or None
 
 
-KnitDep = Annotated[Knit, Depends(catalog)]
+UploadLimitDep = Annotated[int | None, Depends(upload_limit)]
+
+
+def backfill_limit() -> int:
+    """``[knit] backfill_confirm``: the most Runs a Plan's apply creates unconfirmed; a dependency for tests."""
+    return settings().backfill_confirm
+
+
+BackfillLimitDep = Annotated[int, Depends(backfill_limit)]
+DryRunQuery = Annotated[bool, Query(description="true: what it would do (checks, Runs, downstream), nothing written")]
 
 _read_runs = requires_access_dag("GET", DagAccessEntity.RUN)
 _trigger_runs = requires_access_dag("POST", DagAccessEntity.RUN)
@@ -81,4 +89,4 @@ def documented(model: Any, description: str = "OK") -> dict[str, Any]:
 
 def run_id_of(run_id: str) -> str:
     """A Knit run id, or the DagRun id (``knit__<run id>``) that carries it."""
-    return knit_run_id_of(run_id) or run_id
+    return run_id_of_dagrun(run_id) or run_id

@@ -13,7 +13,8 @@ from typing import Annotated, Literal
 from fastapi import Depends, Query
 from fastapi.responses import JSONResponse, Response
 
-from knit_provider.api.rest.common import READ, KnitDep, resource_router
+from knit_provider.api.knit import KnitDep
+from knit_provider.api.rest.common import READ, resource_router
 from knit_provider.api.rest.models import GraphJson
 from knit_provider.core.graphs import Graph, parse_depth
 from knit_provider.service import graphs as graph_service

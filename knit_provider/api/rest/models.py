@@ -53,6 +53,21 @@ class AnnotationChange(BaseModel):
     remove_key: list[str] = []
 
 
+class TimeoutChange(BaseModel):
+    """``knit plan timeout`` (beyond Knitfab): a duration such as ``2h``, or null to unset."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"timeout": "2h"}})
+    timeout: str | float | None = None
+
+
+class RetriesChange(BaseModel):
+    """``knit plan retries`` (beyond Knitfab): how many automatic retries and their delay, or count null to unset."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {"count": 2, "delay": "30s"}})
+    count: int | None = None
+    delay: str | float | None = None
+
+
 class ServiceAccount(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     service_account: str = Field(alias="serviceAccount")

@@ -6,18 +6,36 @@ well as its JSON form (``application/json``), validated by the same rules with t
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import anyio.to_thread
-from fastapi import BackgroundTasks, Query, Request
+from fastapi import Query, Request, Response
 
-from knit_provider.api.rest.common import EDIT_PLANS, READ, TRIGGER, KnitDep, documented, resource_router
-from knit_provider.api.rest.models import AnnotationChange, Plan, ResourceChange, ServiceAccount, annotation_texts
-from knit_provider.api.rest.starting import start_new_runs
+from knit_provider.api.knit import KnitDep
+from knit_provider.api.rest.common import (
+    EDIT_PLANS,
+    READ,
+    TRIGGER,
+    BackfillLimitDep,
+    DryRunQuery,
+    documented,
+    resource_router,
+)
+from knit_provider.api.rest.listing import CursorQuery, LimitQuery, page_response, paged
+from knit_provider.api.rest.models import (
+    AnnotationChange,
+    Plan,
+    ResourceChange,
+    RetriesChange,
+    ServiceAccount,
+    TimeoutChange,
+    annotation_texts,
+)
+from knit_provider.core.documents import load_json
 from knit_provider.core.errors import InvalidInput
 from knit_provider.core.plan_spec import PlanSpec, parse_plan_dict
 from knit_provider.service import plans as plan_service
+from knit_provider.service import previews
 
 router = resource_router("/plans", "plans")
 
@@ -48,10 +66,7 @@ async def _plan_text(request: Request) -> str:
 def _parse(text: str, content_type: str) -> PlanSpec | str:
     if content_type.split(";")[0].strip().lower() != "application/json":
         return text  # YAML: the service parses it as ``knit plan apply`` does
-    try:
-        return parse_plan_dict(json.loads(text))
-    except json.JSONDecodeError as err:
-        raise InvalidInput(f"not valid JSON: {err}", field="plan") from None
+    return parse_plan_dict(load_json(text, source="plan"))
 
 
 @router.post(
@@ -61,22 +76,41 @@ def _parse(text: str, content_type: str) -> PlanSpec | str:
     dependencies=TRIGGER,
     openapi_extra={"requestBody": PLAN_BODY},
 )
-async def apply_plan(request: Request, knit: KnitDep) -> dict:
-    """``knit plan apply``: register the Plan; Runs for the Data that already satisfies it are created with it."""
+async def apply_plan(
+    request: Request,
+    knit: KnitDep,
+    limit: BackfillLimitDep,
+    dry_run: DryRunQuery = False,
+    yes: Annotated[
+        bool, Query(description="apply even when it creates more Runs than [knit] backfill_confirm")
+    ] = False,
+) -> dict:
+    """``knit plan apply``: register the Plan; Runs for the Data that already satisfies it are created with it.
+    More Runs than ``[knit] backfill_confirm`` are refused (409, naming the count) unless ``yes=true``;
+    ``dry_run=true`` reports the checks, the Runs and the Plans downstream instead, writing nothing."""
     spec = _parse(await _plan_text(request), request.headers.get("content-type", ""))
-    return await anyio.to_thread.run_sync(plan_service.apply, knit, spec)
+    if dry_run:
+        return await anyio.to_thread.run_sync(lambda: previews.apply(knit, spec, backfill_confirm=limit))
+    return await anyio.to_thread.run_sync(lambda: plan_service.apply(knit, spec, yes=yes, backfill_confirm=limit))
 
 
 @router.get("", summary="Find Plans", **documented(list[Plan]), dependencies=READ)
 def find_plans(
+    request: Request,
     knit: KnitDep,
     active: Annotated[str, Query(description="both, yes/true or no/false")] = "both",
     image: Annotated[str | None, Query(description="repo or repo:tag")] = None,
     in_tag: Annotated[list[str], Query(description="tags one single input carries (repeatable)")] = [],  # noqa: B006
     out_tag: Annotated[list[str], Query(description="tags one output carries (repeatable)")] = [],  # noqa: B006
-) -> list[dict]:
-    """``knit plan find``."""
-    return plan_service.find(knit, active=active, image=image, in_tags=in_tag, out_tags=out_tag)
+    limit: LimitQuery = None,
+    cursor: CursorQuery = None,
+) -> Response | list[dict]:
+    """``knit plan find``. With ``limit`` (and ``cursor``): one page, newest first, its neighbours in the ``Link``
+    header; without: every match, oldest first."""
+    filters = {"active": active, "image": image, "in_tags": in_tag, "out_tags": out_tag}
+    if paged(limit, cursor):
+        return page_response(request, plan_service.find_page(knit, **filters, limit=limit, cursor=cursor))
+    return plan_service.find(knit, **filters)
 
 
 @router.get("/{plan_id}", summary="One Plan", **documented(Plan), dependencies=READ)
@@ -86,16 +120,18 @@ def show_plan(plan_id: str, knit: KnitDep) -> dict:
 
 
 @router.put("/{plan_id}/active", summary="Activate a Plan", **documented(Plan), dependencies=EDIT_PLANS)
-def activate_plan(plan_id: str, knit: KnitDep, request: Request, background: BackgroundTasks) -> dict:
-    """``knit plan active yes``: its deactivated Runs wait again."""
-    activated = plan_service.set_active(knit, plan_id, True)
-    start_new_runs(request, background, knit)
-    return activated
+def activate_plan(plan_id: str, knit: KnitDep, dry_run: DryRunQuery = False) -> dict:
+    """``knit plan active yes``: its deactivated Runs wait again (``dry_run=true``: which, nothing written)."""
+    if dry_run:
+        return previews.set_active(knit, plan_id, True)
+    return plan_service.set_active(knit, plan_id, True)
 
 
 @router.delete("/{plan_id}/active", summary="Deactivate a Plan", **documented(Plan), dependencies=EDIT_PLANS)
-def deactivate_plan(plan_id: str, knit: KnitDep) -> dict:
+def deactivate_plan(plan_id: str, knit: KnitDep, dry_run: DryRunQuery = False) -> dict:
     """``knit plan active no``: its waiting Runs are deactivated until it is active again."""
+    if dry_run:
+        return previews.set_active(knit, plan_id, False)
     return plan_service.set_active(knit, plan_id, False)
 
 
@@ -117,6 +153,18 @@ def annotate_plan(plan_id: str, change: AnnotationChange, knit: KnitDep) -> dict
         remove=annotation_texts(change.remove),
         remove_keys=change.remove_key,
     )
+
+
+@router.put("/{plan_id}/timeout", summary="Set or unset the timeout", **documented(Plan), dependencies=EDIT_PLANS)
+def set_plan_timeout(plan_id: str, change: TimeoutChange, knit: KnitDep) -> dict:
+    """``knit plan timeout ID DURATION|--unset`` (beyond Knitfab): a Run attempt running longer fails."""
+    return plan_service.set_timeout(knit, plan_id, change.timeout)
+
+
+@router.put("/{plan_id}/retries", summary="Set or unset the retries", **documented(Plan), dependencies=EDIT_PLANS)
+def set_plan_retries(plan_id: str, change: RetriesChange, knit: KnitDep) -> dict:
+    """``knit plan retries ID N [--delay D]|--unset`` (beyond Knitfab): a failed attempt is tried again."""
+    return plan_service.set_retries(knit, plan_id, change.count, delay=change.delay)
 
 
 @router.put("/{plan_id}/serviceaccount", summary="Set the service account", **documented(Plan), dependencies=EDIT_PLANS)

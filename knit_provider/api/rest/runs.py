@@ -9,22 +9,22 @@ from __future__ import annotations
 from typing import Annotated
 
 import anyio.to_thread
-from fastapi import BackgroundTasks, Query, Request, Response
+from fastapi import Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import iterate_in_threadpool
 
+from knit_provider.api.knit import KnitDep
 from knit_provider.api.rest.common import (
     DELETE_RUNS,
     EDIT_RUNS,
     READ,
     TRIGGER,
-    KnitDep,
     documented,
     resource_router,
     run_id_of,
 )
+from knit_provider.api.rest.listing import CursorQuery, LimitQuery, page_response, paged, streamed_list
 from knit_provider.api.rest.models import Run
-from knit_provider.api.rest.starting import start_new_runs
 from knit_provider.service import runs as run_service
 
 router = resource_router("/runs", "runs")
@@ -40,6 +40,7 @@ IdsQuery = Annotated[list[str], Query(description="comma separated and/or repeat
 
 @router.get("", summary="Find Runs", **documented(list[Run]), dependencies=READ)
 def find_runs(
+    request: Request,
     knit: KnitDep,
     plan: IdsQuery = [],  # noqa: B006 - FastAPI copies defaults
     knitIdInput: IdsQuery = [],  # noqa: B006,N803 - Knitfab's parameter names
@@ -47,17 +48,23 @@ def find_runs(
     status: IdsQuery = [],  # noqa: B006
     since: Annotated[str | None, Query(description="RFC 3339: updated at or after")] = None,
     duration: Annotated[str | None, Query(description="with since: a window such as 2h or 30m")] = None,
-) -> list[dict]:
-    """``knit run find``: repeats of one filter are OR, different filters AND."""
-    return run_service.find(
-        knit,
-        plan_ids=_ids(plan),
-        input_ids=_ids(knitIdInput),
-        output_ids=_ids(knitIdOutput),
-        statuses=_ids(status),
-        since=since,
-        duration=duration,
-    )
+    limit: LimitQuery = None,
+    cursor: CursorQuery = None,
+) -> Response:
+    """``knit run find``: repeats of one filter are OR, different filters AND. With ``limit`` (and ``cursor``):
+    one page, newest created first, its neighbours in the ``Link`` header; without: every match, oldest update
+    first (Knitfab's order), streamed."""
+    filters = {
+        "plan_ids": _ids(plan),
+        "input_ids": _ids(knitIdInput),
+        "output_ids": _ids(knitIdOutput),
+        "statuses": _ids(status),
+        "since": since,
+        "duration": duration,
+    }
+    if paged(limit, cursor):
+        return page_response(request, run_service.find_page(knit, **filters, limit=limit, cursor=cursor))
+    return streamed_list(run_service.find_iter(knit, **filters))
 
 
 @router.get("/{run_id}", summary="One Run", **documented(Run), dependencies=READ)
@@ -108,11 +115,9 @@ def tearoff_run(run_id: str, knit: KnitDep) -> dict:
 
 
 @router.put("/{run_id}/retry", summary="Retry a Run", **documented(Run), dependencies=TRIGGER)
-def retry_run(run_id: str, knit: KnitDep, request: Request, background: BackgroundTasks) -> dict:
+def retry_run(run_id: str, knit: KnitDep) -> dict:
     """``knit run retry``: a done or failed Run waits again with new outputs (refused while they are used)."""
-    retried = run_service.retry(knit, run_id_of(run_id))
-    start_new_runs(request, background, knit)
-    return retried
+    return run_service.retry(knit, run_id_of(run_id))
 
 
 @router.delete("/{run_id}", summary="Remove a Run", status_code=204, dependencies=DELETE_RUNS)

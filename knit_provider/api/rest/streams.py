@@ -99,39 +99,62 @@ class _QueueSink:
 _END = object()
 
 
-async def from_writer(write: Callable[[BinaryIO], None]) -> AsyncIterator[bytes]:
-    """Run ``write(sink)`` in a thread and yield what it writes; its exception aborts the response."""
-    chunks: queue.Queue = queue.Queue(maxsize=QUEUED)
-    stopped = threading.Event()
-    sink = _QueueSink(chunks, stopped)
-    failure: list[BaseException] = []
+class _Producer:
+    """``write(sink)`` running in its own thread, its chunks taken from a bounded queue."""
 
-    def produce() -> None:
+    def __init__(self, write: Callable[[BinaryIO], None]) -> None:
+        self.chunks: queue.Queue = queue.Queue(maxsize=QUEUED)
+        self.stopped = threading.Event()
+        self.failure: list[BaseException] = []
+        self._sink = _QueueSink(self.chunks, self.stopped)
+        self._write = write
+        self._thread = threading.Thread(target=self._produce, name="knit-download", daemon=True)
+        self._thread.start()
+
+    def _produce(self) -> None:
         try:
-            write(sink)  # type: ignore[arg-type]
+            self._write(self._sink)  # type: ignore[arg-type]
         except _Gone:
             return
         except BaseException as err:  # handed to the response, which aborts the transfer
-            failure.append(err)
+            self.failure.append(err)
         with contextlib.suppress(_Gone):
-            sink._put(_END)
+            self._sink._put(_END)
 
-    def take() -> object:
+    def take(self) -> object:
         while True:
             try:
-                return chunks.get(timeout=_POLL_S)
+                return self.chunks.get(timeout=_POLL_S)
             except queue.Empty:
                 continue
 
-    thread = threading.Thread(target=produce, name="knit-download", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = await anyio.to_thread.run_sync(take)
-            if item is _END:
-                break
-            yield item  # type: ignore[misc]
-        if failure:
-            raise failure[0]
-    finally:
-        stopped.set()
+    async def rest(self, first: object = None) -> AsyncIterator[bytes]:
+        """The chunks from ``first`` (already taken) on; the writer's exception aborts the response."""
+        try:
+            item = first if first is not None else await anyio.to_thread.run_sync(self.take)
+            while item is not _END:
+                yield item  # type: ignore[misc]
+                item = await anyio.to_thread.run_sync(self.take)
+            if self.failure:
+                raise self.failure[0]
+        finally:
+            self.stopped.set()
+
+
+async def from_writer(write: Callable[[BinaryIO], None]) -> AsyncIterator[bytes]:
+    """Run ``write(sink)`` in a thread and yield what it writes; its exception aborts the response."""
+    async for chunk in _Producer(write).rest():
+        yield chunk
+
+
+def started_writer(write: Callable[[BinaryIO], None]) -> AsyncIterator[bytes]:
+    """``from_writer``, but started at once and waited for until ``write`` wrote its first chunk: an error it
+    raises before that (bad input, a catalog failure) is raised here, so the route can still answer it as an
+    error instead of a broken stream. Call it from a worker thread (a sync route), never from the event loop."""
+    producer = _Producer(write)
+    first = producer.take()
+    if first is _END:
+        producer.stopped.set()
+        if producer.failure:
+            raise producer.failure[0]
+    return producer.rest(first)

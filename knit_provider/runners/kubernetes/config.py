@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from knit_provider.core.errors import InvalidInput
 from knit_provider.core.k8s_names import check_dns_subdomain, check_label_value, check_qualified_name
+from knit_provider.core.store_urls import describe, is_local
 
 SHARED = "shared"
 PER_DATA = "per-data"
@@ -33,6 +34,27 @@ class PodSettings:
     image_pull_secrets: tuple[str, ...] = ()
     extra_labels: Mapping[str, str] = field(default_factory=dict)
     container_name: str = "base"  # KubernetesPodOperator's base container: its logs are the task's
+    #: An object store (``[knit] data_store``): the pod fetches its inputs and uploads its outputs itself, with the
+    #: stager image (``kubernetes_stager_image``), credentials from ``store_secret`` or its service account.
+    data_store: str = ""
+    store_options: str = ""  # JSON fsspec options, as KNIT_DATA_STORE_OPTIONS
+    stager_image: str = ""
+    store_secret: str = ""
+    upload_timeout_s: int = 600
+
+    @property
+    def object_store(self) -> bool:
+        """Data on an object store: no volume holds them, the pod stages them in and out."""
+        return not is_local(self.data_store)
+
+    def check_staging(self) -> None:
+        """With Data on an object store, pods need the stager image: refused at start-up, naming the option."""
+        if self.object_store and not self.stager_image:
+            raise InvalidInput(
+                f"Data live on an object store ({describe(self.data_store)}): Runs' pods need the stager image, an "
+                "image with this package and its object-store extra (for example Airflow's own)",
+                field=_field("stager_image"),
+            )
 
     @classmethod
     def parse(
@@ -44,6 +66,11 @@ class PodSettings:
         claim_prefix: str = "knit-data-",
         image_pull_secrets: str = "",
         extra_labels: str = "",
+        data_store: str = "",
+        store_options: str = "",
+        stager_image: str = "",
+        store_secret: str = "",
+        upload_timeout: str = "600",
     ) -> PodSettings:
         """From option texts: ``image_pull_secrets`` comma-separated names, ``extra_labels`` ``k=v,k=v``."""
         check_dns_subdomain(namespace, field=_field("namespace"), what="namespace")
@@ -67,6 +94,8 @@ class PodSettings:
         secrets = tuple(s.strip() for s in image_pull_secrets.split(",") if s.strip())
         for secret in secrets:
             check_dns_subdomain(secret, field=_field("image_pull_secrets"), what="secret name")
+        if store_secret:
+            check_dns_subdomain(store_secret, field=_field("store_secret"), what="secret name")
         return cls(
             namespace=namespace,
             volume_mode=mode,
@@ -74,6 +103,11 @@ class PodSettings:
             claim_prefix=claim_prefix,
             image_pull_secrets=secrets,
             extra_labels=parse_labels(extra_labels, field=_field("labels")),
+            data_store=data_store,
+            store_options=store_options,
+            stager_image=stager_image.strip(),
+            store_secret=store_secret,
+            upload_timeout_s=_timeout(upload_timeout, "upload_timeout"),
         )
 
 
@@ -109,8 +143,9 @@ class KubernetesSettings:
     config_file: str | None = None  # None: as the connection says, else KUBECONFIG
 
     @classmethod
-    def parse(cls, get: Callable[[str], str]) -> KubernetesSettings:
-        """From ``get(option name)`` returning the option text (default applied), e.g. ``kubernetes_namespace``."""
+    def parse(cls, get: Callable[[str], str], *, data_store: str = "", store_options: str = "") -> KubernetesSettings:
+        """From ``get(option name)`` returning the option text (default applied), e.g. ``kubernetes_namespace``;
+        ``data_store`` the Data store's URL as resolved (``[knit] data_store``, else ``KNIT_DATA_STORE``)."""
         startup = _timeout(get("kubernetes_startup_timeout"), "startup_timeout")
         schedule_text = get("kubernetes_schedule_timeout")
         in_cluster = _boolean(get("kubernetes_in_cluster"), "in_cluster")
@@ -128,6 +163,11 @@ class KubernetesSettings:
                 claim_prefix=get("kubernetes_claim_prefix"),
                 image_pull_secrets=get("kubernetes_image_pull_secrets"),
                 extra_labels=get("kubernetes_labels"),
+                data_store=data_store,
+                store_options=store_options,
+                stager_image=get("kubernetes_stager_image"),
+                store_secret=get("kubernetes_store_secret"),
+                upload_timeout=get("kubernetes_upload_timeout"),
             ),
             startup_timeout_s=startup,
             schedule_timeout_s=_timeout(schedule_text, "schedule_timeout") if schedule_text else startup,

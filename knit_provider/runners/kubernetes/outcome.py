@@ -49,6 +49,32 @@ def program_exit(pod: k8s.V1Pod | None, container: str) -> tuple[int, str] | Non
     return code, f"{message}: {'; '.join(details)}" if details else message
 
 
+def stager_failure(pod: k8s.V1Pod | None, container: str) -> str | None:
+    """Why a stager container of the pod (``knit-fetch``, ``knit-upload``) failed, or None: it did not (or did not
+    run). Its termination message holds the tail of its log: the last line says what went wrong."""
+    statuses = (pod.status.init_container_statuses if pod is not None and pod.status is not None else None) or []
+    status = next((s for s in statuses if s.name == container), None)
+    terminated = status.state.terminated if status is not None and status.state is not None else None
+    if terminated is None or not terminated.exit_code:
+        return None
+    lines = [line for line in (terminated.message or "").strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else exit_message(int(terminated.exit_code), f"container {container!r}")
+
+
+def staged_outcome(pod: k8s.V1Pod | None, program: tuple[int, str] | None) -> tuple[int, str] | None:
+    """With Data on an object store: the Run's end when staging failed (inputs never fetched; outputs of a program
+    that succeeded not uploaded), else None (the program's own end stands)."""
+    from knit_provider.runners.kubernetes.staging import FETCH, UPLOAD
+
+    fetch = stager_failure(pod, FETCH)
+    if fetch is not None:
+        return EXIT_NOT_STARTED, f"the inputs could not be fetched from the Data store: {fetch}"
+    upload = stager_failure(pod, UPLOAD)
+    if upload is not None and (program is None or program[0] == 0):
+        return EXIT_NOT_STARTED, f"the outputs could not be uploaded to the Data store: {upload}"
+    return None
+
+
 def launch_failure(pod: k8s.V1Pod | None, events: Iterable[k8s.CoreV1Event], container: str, fallback: str) -> str:
     """Why a pod did not start, in the cluster's own words: the container's waiting reason (image pull,
     config errors), else the scheduler's verdict, else the latest warning event (mounts), else ``fallback``."""

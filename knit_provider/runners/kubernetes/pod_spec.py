@@ -5,7 +5,8 @@ Pure (no API calls, no Airflow), so every field is tested offline. The rules, af
 - the container runs the Plan's image with its entrypoint as ``command`` and its args as ``args`` (either absent:
   the image's own), the Run's environment, and ``resources`` as both requests and limits;
 - inputs are mounted read-only and outputs writable at their declared paths, from one shared claim with
-  ``subPath`` = the Data's directory in the Data store (its knit id), or from one claim per Data;
+  ``subPath`` = the Data's directory in the Data store (its knit id), or from one claim per Data; with Data on an
+  object store, from two ``emptyDir`` volumes that the pod fills and empties itself (``runners.kubernetes.staging``);
 - ``on_node``: ``may`` tolerates the label's NoSchedule taint; ``prefer`` also tolerates PreferNoSchedule and
   prefers such nodes; ``must`` tolerates both and requires such nodes (values of one key OR'ed, keys AND'ed);
 - plan id, run id and knit ids are labels (made label-safe) and annotations (exact, with mount paths).
@@ -24,6 +25,7 @@ from kubernetes.client import models as k8s
 from knit_provider.core.plan_spec import Annotation, NodeLabel, OnNode, parse_annotation, parse_node_label
 from knit_provider.runners.kubernetes.config import PER_DATA, PodSettings
 from knit_provider.runners.kubernetes.names import claim_name, label_safe, pod_name
+from knit_provider.runners.kubernetes.staging import staged_volumes, stagers
 
 __all__ = ["ANNOTATION", "LABEL", "MANAGED_BY", "PodPlan", "RunAssignment", "build_pod", "log_knit_id"]
 
@@ -108,7 +110,10 @@ def log_knit_id(assignment: RunAssignment) -> str | None:
 
 def build_pod(assignment: RunAssignment, plan: PodPlan, settings: PodSettings) -> k8s.V1Pod:
     """The whole pod for one Run (``assignment`` is the service's ``Assignment``)."""
-    volumes, mounts = _volumes(assignment, settings)
+    if settings.object_store:
+        volumes, mounts = staged_volumes(assignment)
+    else:
+        volumes, mounts = _volumes(assignment, settings)
     resources = dict(plan.resources)
     container = k8s.V1Container(
         name=settings.container_name,
@@ -141,6 +146,8 @@ def build_pod(assignment: RunAssignment, plan: PodPlan, settings: PodSettings) -
             automount_service_account_token=bool(plan.service_account),
             enable_service_links=False,
             image_pull_secrets=[k8s.V1LocalObjectReference(name=s) for s in settings.image_pull_secrets] or None,
+            init_containers=stagers(assignment, settings) if settings.object_store else None,
+            termination_grace_period_seconds=settings.upload_timeout_s if settings.object_store else None,
         ),
     )
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from knit_dev.docker import TemporaryDockerd
 from runner_workspace import Workspace
-
-from knit_provider.testing.docker import TemporaryDockerd
 
 
 @pytest.fixture(params=["process", pytest.param("docker", marks=pytest.mark.docker)])

@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from knit_dev.docker import DEBIAN_PYTHON_IMAGE, TemporaryDockerd
+
 from knit_provider.runners import ImageMap, Mount, Runner, RunRequest, RunResult, make_runner
-from knit_provider.testing.docker import DEBIAN_PYTHON_IMAGE, TemporaryDockerd
 
 
 @dataclass

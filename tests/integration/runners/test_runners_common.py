@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import time
 
+from knit_dev.docker import DEBIAN_PYTHON_IMAGE
 from runner_workspace import Background, Workspace
-
-from knit_provider.testing.docker import DEBIAN_PYTHON_IMAGE
 
 PROBE = """\
 import json, os, sys

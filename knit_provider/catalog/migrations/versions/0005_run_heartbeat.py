@@ -1,0 +1,26 @@
+"""runs: heartbeat_at, stamped by a Run's task while its program runs
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-12-04 22:00:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("knit_runs", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("heartbeat_at", sa.BigInteger(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("knit_runs", schema=None) as batch_op:
+        batch_op.drop_column("heartbeat_at")

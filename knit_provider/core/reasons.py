@@ -1,0 +1,201 @@
+"""Why a Data is (not) nominated to a Plan input, and why its Plan does (not) run on it: the reasons, derived.
+
+Explanations are never stored guesses (DESIGN.md section 6): each reason here is one clause of the nomination
+rule (``core.matching``: the producing Run is done, the Data carries every input tag, the pins match) or of
+projection (an inactive Plan's Runs are created ``deactivated``; a Plan needs Data on every input; a combination
+never runs twice), tested the same way, on the same facts the catalog nominates from. So "no reason" is exactly
+"nominated", and a test holds the catalog's nominations to that.
+
+Each ``Reason`` has a stable ``code`` (for programs), the facts behind it (``details``) and one sentence for people.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence, Set
+from typing import NamedTuple
+
+from knit_provider.core.matching import pins_match
+from knit_provider.core.similar import SimilarIndex, variants
+from knit_provider.core.tags import KEY_ID, KEY_TIMESTAMP, KEY_TRANSIENT, Tag, sort_tags
+from knit_provider.core.timefmt import format_ms
+
+#: the Data is not usable: its Run has not finished, failed, or its bytes were purged
+TRANSIENT = "transient"
+#: the Data lacks some of the input's tags
+MISSING_TAGS = "missing-tags"
+#: the input pins a ``knit#id`` or ``knit#timestamp`` the Data does not have
+PIN_MISMATCH = "pin-mismatch"
+#: the Plan is inactive: its Runs are created (and wait) ``deactivated``
+PLAN_INACTIVE = "plan-inactive"
+#: another input of the Plan has no nominated Data: no combination exists yet
+WAITS_FOR_INPUT = "waits-for-input"
+#: every combination with this Data already had a Run (whatever its status): none runs twice
+HAD_RUN = "had-run"
+
+_TRANSIENT_WHY = {
+    "processing": "the Run that makes it has not finished yet",
+    "failed": "the Run that made it failed, and failed Data are never used",
+    "purged": "its content was purged (knit data purge), and purged Data are never used",
+}
+
+
+class Reason(NamedTuple):
+    code: str
+    message: str
+    details: Mapping[str, object] = {}
+
+    def as_json(self) -> dict:
+        return {"reason": self.code, **self.details, "message": self.message}
+
+
+class DataTags:
+    """One Data's user tags, ready to explain many inputs: what the Data has instead of each missing tag (its
+    look-alikes, or its tags with the same key) is worked out once per tag, as Plan inputs repeat tags."""
+
+    def __init__(self, user_tags: Iterable[Tag]) -> None:
+        self.tags = frozenset(user_tags)
+        self._similar = SimilarIndex(self.tags)
+        self._by_key: dict[str, list[Tag]] = {}
+        for tag in sort_tags(self.tags):
+            self._by_key.setdefault(tag.key, []).append(tag)
+        self._about: dict[str, tuple[list[dict], list[dict], str | None, str | None]] = {}
+
+    def about(self, missing: Tag, text: str | None = None) -> tuple[list[dict], list[dict], str | None, str | None]:
+        """For one tag the Data lacks (``text`` is ``str(missing)``, the cache's key): did-you-mean entries,
+        same-key entries, and the note on each for the message."""
+        text = str(missing) if text is None else text
+        found = self._about.get(text)
+        if found is None:
+            alike = [] if self._similar.keys.isdisjoint(variants(missing)) else self._similar.like(missing)
+            same_key = [t for t in self._by_key.get(missing.key, ()) if t not in alike]
+            found = (
+                [{"missing": text, "has": str(t)} for t in alike],
+                [{"missing": text, "has": str(t)} for t in same_key],
+                f"it has {' and '.join(map(str, alike))}, which differs only slightly: did you mean {text}?"
+                if alike
+                else None,
+                f"it has {', '.join(map(str, same_key))} instead" if same_key else None,
+            )
+            self._about[text] = found
+        return found
+
+    def shares_nothing(self, tags: Sequence[Tag], tag_variants: Set[str] | None = None) -> bool:
+        """The Data carries none of ``tags`` and nothing like any of them. ``tag_variants``, the union of
+        ``core.similar.variants`` of ``tags`` (a Plan input keeps it), answers most inputs without a look-up."""
+        if tag_variants is not None and self._similar.keys.isdisjoint(tag_variants):
+            return True  # nothing alike, and so nothing equal either
+        return self.tags.isdisjoint(tags) and not any(self.about(t)[0] for t in tags)
+
+
+def lacking_all(texts: Sequence[str]) -> dict:
+    """``missing_tags(...).as_json()`` for an input whose every tag the Data lacks with nothing alike
+    (``DataTags.shares_nothing``): it depends on the input's tags alone, so a Plan input keeps it; on a catalog of
+    a thousand Plans most inputs are such."""
+    return {
+        "reason": MISSING_TAGS,
+        "missing": list(texts),
+        "didYouMean": [],
+        "instead": [],
+        "message": lacks_message(texts),
+    }
+
+
+def lacks_message(texts: Sequence[str]) -> str:
+    return f"the Data lacks {', '.join(texts)}"
+
+
+def missing_tags(missing: Sequence[Tag], data: DataTags, *, shares: bool = True) -> Reason:
+    """The input tags the Data lacks (sorted), each with the Data's tags like it (``didYouMean``) and, when the
+    Data ``shares`` a tag with the input (a near miss), with the tags it has under a missing tag's key
+    (``instead``). For an input it shares nothing with (most inputs of a large catalog), that would be noise."""
+    guesses: list[dict] = []
+    instead: list[dict] = []
+    notes = []
+    texts = [str(t) for t in missing]
+    for tag, text in zip(missing, texts, strict=True):
+        alike, same_key, alike_note, same_key_note = data.about(tag, text)
+        guesses += alike
+        if shares:
+            instead += same_key
+        if alike_note or (shares and same_key_note):
+            notes.append(alike_note or same_key_note)
+    message = lacks_message(texts) + (f" ({'; '.join(notes)})" if notes else "")
+    return Reason(MISSING_TAGS, message, {"missing": texts, "didYouMean": guesses, "instead": instead})
+
+
+def nomination_reasons(
+    *,
+    input_tags: Iterable[Tag],
+    pin_knit_id: str | None,
+    pin_timestamp_ms: int | None,
+    knit_id: str,
+    data: DataTags,
+    transient: str | None,
+    timestamp_ms: int | None,
+) -> list[Reason]:
+    """Every clause of the nomination rule the Data fails for one input; empty exactly when it is nominated.
+
+    ``input_tags`` are the input's user tags, sorted; ``transient`` is the Data's ``knit#transient`` value (None
+    once its Run is done and it was not purged).
+    """
+    reasons: list[Reason] = []
+    if transient is not None:
+        why = _TRANSIENT_WHY.get(transient, "it is not ready to use")
+        reasons.append(Reason(TRANSIENT, f"the Data is {KEY_TRANSIENT}:{transient}: {why}", {"transient": transient}))
+    missing = [t for t in input_tags if t not in data.tags]
+    if missing:
+        reasons.append(missing_tags(missing, data, shares=len(missing) < len(input_tags)))
+    if not pins_match(pin_knit_id, None, knit_id=knit_id, timestamp_ms=timestamp_ms):
+        reasons.append(
+            Reason(
+                PIN_MISMATCH,
+                f"the input is pinned to {KEY_ID}:{pin_knit_id}, and this Data is {knit_id}",
+                {"pin": f"{KEY_ID}:{pin_knit_id}", "has": f"{KEY_ID}:{knit_id}"},
+            )
+        )
+    if not pins_match(None, pin_timestamp_ms, knit_id=knit_id, timestamp_ms=timestamp_ms):
+        pin = f"{KEY_TIMESTAMP}:{format_ms(pin_timestamp_ms)}"
+        has = f"{KEY_TIMESTAMP}:{format_ms(timestamp_ms)}" if timestamp_ms is not None else None
+        reasons.append(
+            Reason(
+                PIN_MISMATCH,
+                f"the input is pinned to {pin}, and this Data's is "
+                + (has.split(":", 1)[1] if has else "not set yet (its Run has not finished)"),
+                {"pin": pin, "has": has},
+            )
+        )
+    return reasons
+
+
+def plan_inactive(plan_id: str) -> Reason:
+    return Reason(
+        PLAN_INACTIVE,
+        f"the Plan is inactive: its Runs are created deactivated and wait until `knit plan active yes {plan_id}`",
+        {"planId": plan_id},
+    )
+
+
+def waits_for_input(path: str, tags: Sequence[str], *, nominated_here: bool) -> Reason:
+    """Another input of the Plan has no nominated Data, so no combination exists yet."""
+    lead = "the Plan waits" if nominated_here else "the Plan also waits"
+    return Reason(
+        WAITS_FOR_INPUT,
+        f"{lead} for Data on {path} ({', '.join(tags)}): no Data is nominated there",
+        {"path": path, "tags": list(tags)},
+    )
+
+
+def had_run(runs: Sequence[Mapping[str, str]], total: int) -> Reason:
+    """Every combination holding the Data already had a Run: a combination never runs twice, whatever that Run's
+    status (tombstones of ``knit run rm`` included)."""
+    shown = ", ".join(
+        f"{r['runId']} ({r['status']}{': a tombstone of knit run rm' if r['status'] == 'invalidated' else ''})"
+        for r in runs
+    )
+    more = f" and {total - len(runs)} more" if total > len(runs) else ""
+    return Reason(
+        HAD_RUN,
+        f"every combination with this Data already had a Run: {shown}{more}; a combination never runs twice "
+        "(knit run retry runs a done or failed one again)",
+        {"runs": [dict(r) for r in runs], "runCount": total},
+    )

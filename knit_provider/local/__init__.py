@@ -1,1 +1,0 @@
-"""Local deployments of Knit (airflow standalone)."""

@@ -1,0 +1,1 @@
+"""Airflow notifiers for a Plan's Runs (beyond Knitfab), built from ``knit.notify.*`` annotations."""

@@ -1,0 +1,56 @@
+"""Run control on a real ``airflow standalone`` (beyond Knitfab): a Plan's retries are its task's Airflow retries
+(each attempt a try of the one task), with one set of outputs at the end; a Plan's timeout ends an attempt that
+runs too long, and its program is gone."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from knit_dev.waiting import wait_until
+
+from knit_provider.core.airflow_names import dagrun_id, plan_dag_id
+from knit_provider.service import data, runs
+
+from .conftest import runs_of, sh_plan
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.run_control]
+
+
+def test_a_program_that_fails_twice_ends_done_after_three_attempts(airflow, knit, apply_plan, tmp_path) -> None:
+    script = 'echo "$KNIT_ATTEMPT" > /out/y/attempt-$KNIT_ATTEMPT.txt; [ "$KNIT_ATTEMPT" -ge 3 ] || exit 9'
+    plan_id = apply_plan(sh_plan("rc:flaky", "rc:flaky-out", script) + "retries: {count: 2, delay: 1s}\n")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.txt").write_text("payload")
+    data.push_dir(knit, tmp_path / "src", ["rc:flaky"])
+    (run,) = wait_until(lambda: runs_of(knit, plan_id), timeout=30, what="the Run exists")
+    seen = set()
+
+    def finished() -> bool:
+        status = runs.show(knit, run["runId"])["status"]
+        seen.add(status)
+        return status in ("done", "failed")
+
+    wait_until(finished, timeout=300, what="the Run finished")
+    shown = runs.show(knit, run["runId"])
+    assert shown["status"] == "done" and "failed" not in seen, "never failed in between"
+    assert shown["attempt"] == 3 and [a["exit"]["code"] for a in shown["attempts"]] == [9, 9, 0]
+    (output,) = shown["outputs"]
+    assert sorted(p.name for p in knit.store.path(output["knitId"]).iterdir()) == ["attempt-3.txt"]
+    dag_id = plan_dag_id("knit-e2e/sh:1.0", plan_id)
+    ti = airflow.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{dagrun_id(run['runId'])}/taskInstances/run")
+    assert ti["try_number"] == 3 and ti["state"] == "success", "each attempt was a try of the task"
+
+
+def test_a_run_past_its_timeout_ends_failed_and_its_program_is_gone(airflow, knit, apply_plan, tmp_path) -> None:
+    plan_id = apply_plan(sh_plan("rc:slow", "rc:slow-out", "sleep 62.5") + "timeout: 3s\n")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.txt").write_text("payload")
+    data.push_dir(knit, tmp_path / "src", ["rc:slow"])
+    (run,) = wait_until(lambda: runs_of(knit, plan_id), timeout=30, what="the Run exists")
+    failed = wait_until(
+        lambda: (r := runs.show(knit, run["runId"]))["status"] == "failed" and r, timeout=120, what="timed out"
+    )
+    assert failed["exit"] == {"code": 124, "message": "timed out after 3s"}
+    left = subprocess.run(["pgrep", "-f", "sleep 62.5"], capture_output=True, text=True)
+    assert left.stdout.strip() == "", "the program is gone"
