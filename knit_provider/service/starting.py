@@ -104,7 +104,11 @@ def start_now(
     now, later = (
         ([], run_ids) if backlog > BACKLOG_LIMIT else (run_ids[:WRITE_START_LIMIT], run_ids[WRITE_START_LIMIT:])
     )
-    reason = f"{backlog} other Runs wait for a DagRun" if backlog > BACKLOG_LIMIT else "more than one write starts"
+    reason = (
+        f"{backlog} other Runs wait for a DagRun"
+        if backlog > BACKLOG_LIMIT
+        else f"a write starts at most {WRITE_START_LIMIT} Runs itself"
+    )
     for run_id in later:
         report.deferred[run_id] = f"left to the generator: {reason}"
     if now:
