@@ -22,7 +22,7 @@ from .conftest import runs_of, sh_plan
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.assets]
 
 DAG_FILE = Path(__file__).parent / "asset_dags" / "knit_e2e_assets.py"
-BURST = AssetSpec.of(["e2e:burst", "project:assets"])
+BURST = AssetSpec.of(["e2e:asset-burst", "project:assets"])
 
 
 @pytest.fixture(scope="module")
@@ -72,10 +72,10 @@ def test_a_dag_on_a_knit_asset_gets_each_matching_data_once_across_a_triggerer_c
     airflow: Standalone, knit: Knit, asset_dags, tmp_path
 ) -> None:
     wait_until(lambda: BURST.key in {w["asset_key"] for w in assets.watches(knit)}, 120, "the KnitAsset's watcher up")
-    pushed = [push(knit, tmp_path / f"a{i}", "e2e:burst", "project:assets", f"n:{i}") for i in range(10)]
-    push(knit, tmp_path / "other", "e2e:burst")  # lacks project:assets
+    pushed = [push(knit, tmp_path / f"a{i}", "e2e:asset-burst", "project:assets", f"n:{i}") for i in range(10)]
+    push(knit, tmp_path / "other", "e2e:asset-burst")  # lacks project:assets
     airflow.restart_component("triggerer")  # SIGKILL in the middle of the deliveries, then a new triggerer
-    pushed += [push(knit, tmp_path / f"b{i}", "e2e:burst", "project:assets", f"n:{10 + i}") for i in range(10)]
+    pushed += [push(knit, tmp_path / f"b{i}", "e2e:asset-burst", "project:assets", f"n:{10 + i}") for i in range(10)]
 
     wait_until(lambda: {k for k, _ in consumed(airflow)} >= set(pushed), 180, "every pushed Data consumed")
     wait_until(
@@ -90,7 +90,7 @@ def test_a_dag_on_a_knit_asset_gets_each_matching_data_once_across_a_triggerer_c
     assert sorted(carried) == sorted(pushed), "one asset event per Data, none repeated after the crash"
     first = next(e for e in events if e["extra"]["payload"]["knit_id"] == pushed[0])
     payload = first["extra"]["payload"]
-    assert {"e2e:burst", "project:assets", "n:0"} <= set(payload["tags"])
+    assert {"e2e:asset-burst", "project:assets", "n:0"} <= set(payload["tags"])
     assert payload["plan"] == "knit#uploaded" and payload["data_url"].endswith(f"/knit/data/{pushed[0]}")
     by_id = {d["knit_id"]: d for d in assets.deliveries_to(knit, BURST)}
     assert by_id[pushed[0]]["airflow_event_id"] == first["id"] and by_id[pushed[0]]["airflow_asset_id"] == asset["id"]

@@ -21,7 +21,7 @@ HOME = KnitHook().settings.knit_home
 
 @dag(
     dag_id="knit_e2e_asset_consumer",
-    schedule=[KnitAsset(tags=["e2e:burst", "project:assets"])],
+    schedule=[KnitAsset(tags=["e2e:asset-burst", "project:assets"])],
     start_date=START,
     catchup=False,
     is_paused_upon_creation=False,
