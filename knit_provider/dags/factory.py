@@ -4,12 +4,12 @@ The DAG file (``dags/knit_dags.py``) only calls :func:`knit_dags`; the Plans com
 ``service.plan_dags`` so what a DAG holds is decided (and tested) without Airflow.
 
 Every task's process parses the DAG file again before it runs (Airflow's worker start-up parse): there
-:func:`knit_dags` builds only the DAG Airflow's parsing context names, the generator's sensor (whose imports
-reach the Kubernetes client) is imported only for the generator's DAG, and a Plan's DAG is built without its
-KnitAssets: they only draw Airflow's asset graph, which the DAG processor's parse records, the task emits no asset
-event (``KnitRunOperator`` clears its outlets), and the first Asset a process builds makes Airflow import every
-provider's asset handlers (the Amazon provider's pulls in boto: about 0.25 CPU s). All of it, in each Run's task,
-cost most of a trivial Run's task time (``bench/fanout.py``).
+:func:`knit_dags` builds only the DAG Airflow's parsing context names, the generator's sensor is imported only for
+the generator's DAG (nothing either task imports reaches the kubernetes client: ``tests/unit/test_layers.py``), and
+a Plan's DAG is built without its KnitAssets: they only draw Airflow's asset graph, which the DAG processor's parse
+records, the task emits no asset event (``KnitRunOperator`` clears its outlets), and the first Asset a process
+builds makes Airflow import every provider's asset handlers (the Amazon provider's pulls in boto: about 0.25 CPU s).
+All of it, in each Run's task, cost most of a trivial Run's task time (``bench/fanout.py``).
 """
 
 from __future__ import annotations

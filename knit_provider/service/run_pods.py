@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from knit_provider.runners.kubernetes.pod_spec import ANNOTATION, LABEL
+from knit_provider.runners.kubernetes.names import ANNOTATION, LABEL
 
 RUN_LABEL = LABEL.RUN
 RUN_ANNOTATION = ANNOTATION.RUN

@@ -4,6 +4,8 @@ the adapters."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -141,3 +143,26 @@ def test_the_service_rule_tells_query_building_from_connection_types(
     module = tmp_path / "example.py"
     module.write_text(source + "\n")
     assert (not query_building_in(module, catalog_tables())) is allowed
+
+
+#: what a Run's task (process runner) and the generator's task import: never the kubernetes client, which costs
+#: about 0.25 CPU s per process (every generator pass and every Run is a task process of its own)
+WITHOUT_KUBERNETES = [
+    "knit_provider.dags.factory",
+    "knit_provider.sensors.catalog",
+    "knit_provider.operators.run",
+    "knit_provider.service.reconciliation",
+    "knit_provider.api.plugin",
+]
+
+
+def test_the_tasks_of_the_process_runner_never_import_the_kubernetes_client() -> None:
+    probe = (
+        "import importlib, sys\n"
+        f"for name in {WITHOUT_KUBERNETES!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'kubernetes'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "[]", f"imported by one of {WITHOUT_KUBERNETES}: {done.stdout.strip()}"

@@ -1,7 +1,8 @@
 """Names Kubernetes accepts, made from Knit's: label values and keys, pod names, claim names.
 
 Knit ids are UUIDs today, which are valid as they are; anything else (a longer or odd id) is cut down and given
-a short hash of the whole text, so two different ids never share a label value.
+a short hash of the whole text, so two different ids never share a label value. The label and annotation
+keys of a Run's pod live here too: the reconciliation reads them without importing the kubernetes client.
 """
 
 from __future__ import annotations
@@ -62,3 +63,22 @@ def pod_name(image: str, run_id: str) -> str:
 def claim_name(prefix: str, knit_id: str) -> str:
     """The PersistentVolumeClaim holding one Data (per-data volume mode): ``<prefix><knit id>``, a DNS label."""
     return dns_label(f"{prefix}{knit_id}")
+
+
+class LABEL:
+    """Label keys on every Run's pod; ``DATA + <knit id>`` has the value ``in``, ``out`` or ``log``."""
+
+    MANAGED_BY = "app.kubernetes.io/managed-by"
+    COMPONENT = "app.kubernetes.io/component"
+    PLAN = "knit/plan-id"
+    RUN = "knit/run-id"
+    DATA = "knit.data/"
+
+
+class ANNOTATION:
+    PLAN = "knit/plan-id"
+    RUN = "knit/run-id"
+    IMAGE = "knit/image"
+    INPUTS = "knit/inputs"  # JSON [{"path", "knitId"}], in input order
+    OUTPUTS = "knit/outputs"
+    LOG = "knit/log"  # the log Data's knit id

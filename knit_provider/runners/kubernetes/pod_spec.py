@@ -24,32 +24,13 @@ from kubernetes.client import models as k8s
 
 from knit_provider.core.plan_spec import Annotation, NodeLabel, OnNode, parse_annotation, parse_node_label
 from knit_provider.runners.kubernetes.config import PER_DATA, PodSettings
-from knit_provider.runners.kubernetes.names import claim_name, label_safe, pod_name
+from knit_provider.runners.kubernetes.names import ANNOTATION, LABEL, claim_name, label_safe, pod_name
 from knit_provider.runners.kubernetes.staging import staged_volumes, stagers
 
 __all__ = ["ANNOTATION", "LABEL", "MANAGED_BY", "PodPlan", "RunAssignment", "build_pod", "log_knit_id"]
 
 MANAGED_BY = "airflow-provider-knit"
 SHARED_VOLUME = "knit-data"
-
-
-class LABEL:
-    """Label keys on every Run's pod; ``DATA + <knit id>`` has the value ``in``, ``out`` or ``log``."""
-
-    MANAGED_BY = "app.kubernetes.io/managed-by"
-    COMPONENT = "app.kubernetes.io/component"
-    PLAN = "knit/plan-id"
-    RUN = "knit/run-id"
-    DATA = "knit.data/"
-
-
-class ANNOTATION:
-    PLAN = "knit/plan-id"
-    RUN = "knit/run-id"
-    IMAGE = "knit/image"
-    INPUTS = "knit/inputs"  # JSON [{"path", "knitId"}], in input order
-    OUTPUTS = "knit/outputs"
-    LOG = "knit/log"  # the log Data's knit id
 
 
 class Port(Protocol):
