@@ -21,6 +21,7 @@ import sys
 from airflow.plugins_manager import AirflowPlugin
 
 from knit_provider.api.listeners import listener as asset_listener
+from knit_provider.api.warmup import warmup
 from knit_provider.core.airflow_names import KNIT_MOUNT
 from knit_provider.hooks.knit import airflow_base_path
 
@@ -79,8 +80,10 @@ def knit_apps() -> list[dict]:
 class KnitPlugin(AirflowPlugin):
     name = "knit"
     #: in every component: confirms the KnitAsset events Airflow committed (where they are registered: the
-    #: triggerer, the scheduler), and settles the ones a crash left in doubt (``api/listeners.py``)
-    listeners = [asset_listener]
+    #: triggerer, the scheduler), and settles the ones a crash left in doubt (``api/listeners.py``); in the
+    #: scheduler and the DAG processor, imports what Knit's task processes need before they are forked
+    #: (``api/warmup.py``)
+    listeners = [asset_listener, warmup]
     if running_in_api_server():
         fastapi_apps = knit_apps()
         external_views = knit_views(airflow_base_path())
