@@ -4,11 +4,11 @@ A Run's task runs in a process the scheduler's LocalExecutor workers fork, and t
 for every parse of Knit's DAG file; both import Knit's DAG factory, its run operator and the process runner. Made in
 the forking parent as the component starts (before the scheduler starts its executor's workers), those imports are
 inherited: every Run's task and every parse skips them (about 0.05 CPU s each, ``bench/fanout.py``). The DAG
-processor also builds one KnitAsset: the first Asset a process builds makes Airflow load every provider's asset
+processor also builds one Asset: the first Asset a process builds makes Airflow load every provider's asset
 URI handlers (about 0.2 CPU s and 300 modules), which every parse of a file declaring KnitAssets would pay again.
 Airflow's DAG processor does the same for the ``airflow`` modules a DAG file names
-(``[dag_processor] parsing_pre_import_modules``). Nothing runs: the modules only define things. A step that fails
-is logged and left to the task or the parse, which report it.
+(``[dag_processor] parsing_pre_import_modules``). The modules are named, not used: nothing of them runs here (they
+only define things). A step that fails is logged and left to the task or the parse, which report it.
 """
 
 from __future__ import annotations
@@ -32,10 +32,11 @@ def forks_knit_processes(argv: list[str]) -> bool:
 
 
 def load_asset_handlers() -> None:
-    """Build one KnitAsset, so Airflow's providers' asset URI handlers are loaded in this process."""
-    from knit_provider.assets import KnitAsset
+    """Build one Asset of Knit's URI scheme, so Airflow's providers' asset URI handlers are loaded in this process
+    (what building the first KnitAsset would do)."""
+    from airflow.sdk import Asset
 
-    KnitAsset(["knit:warm-up"])
+    Asset(name="knit-warm-up", uri="knit://warm-up")
 
 
 class KnitTaskWarmup:

@@ -101,7 +101,7 @@ class KnitGeneratorSensor(KnitWorkSensor):
         pods = KnitRunPods(settings.kubernetes) if settings.runner == "kubernetes" else None
         with self.hook.get_conn() as knit:  # the Data store with its connection's credentials: the pass sweeps it
             done = generator_pass(
-                knit, start=dagruns.start_dagrun, refusals=dagruns.REFUSALS, dagrun_state=dagruns.dispatch_state,
+                knit, start=dagruns.start_dagrun, refusals=dagruns.REFUSALS, dagrun_states=dagruns.dispatch_states,
                 timing=timing, publish=publish, pods=pods,
             )  # fmt: skip
         return {"woken_by": event, **done}

@@ -24,7 +24,7 @@ from knit_provider.core.lifecycle import TERMINAL
 from knit_provider.core.run_control import RunControl
 from knit_provider.core.timefmt import now_ms
 from knit_provider.service.context import Knit
-from knit_provider.service.reconciliation import conclude_lost, find_lost, still_vanished
+from knit_provider.service.reconciliation import conclude_lost, find_lost, one_by_one, still_vanished
 from knit_provider.service.run_pods import PodView
 
 FINISHED = frozenset(s.value for s in TERMINAL)
@@ -111,8 +111,9 @@ def check(
             airflow = None
 
     pods_now = (lambda: {p.run_id for p in pods.run_pods()}) if pod_list is not None and pods is not None else None
+    states = one_by_one(airflow.dagrun_state) if airflow is not None else None
     lost = find_lost(
-        knit, airflow.dagrun_state if airflow is not None else None, heartbeat_timeout_s=rules.heartbeat_timeout_s,
+        knit, states, heartbeat_timeout_s=rules.heartbeat_timeout_s,
         default_control=rules.default_control, grace_s=rules.reconcile_interval_s,
         pods={p.run_id for p in pod_list} if pod_list is not None else None,
     )  # fmt: skip

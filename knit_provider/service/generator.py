@@ -3,7 +3,7 @@ killed pushes left in the Data store. Idempotent and safe at any time: the catal
 never depends on the wake-up that caused it.
 
 Airflow-free: the adapter that runs the pass (the generator's sensor) passes in how to start a DagRun and how to
-read one's state (the Task SDK, ``hooks.dagruns``).
+read their states (the Task SDK, ``hooks.dagruns``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from knit_provider.service.dispatching import claim_dispatchable
 from knit_provider.service.doctor import sweep_if_due
 from knit_provider.service.hook_calls import HookSettings
 from knit_provider.service.lifecycle_hooks import Publisher, consume_events, deliver_due, housekeeping
-from knit_provider.service.reconciliation import DagRunState, reconcile
+from knit_provider.service.reconciliation import DagRunStates, reconcile
 from knit_provider.service.run_pods import PodView
 from knit_provider.service.settings import KnitSettings
 from knit_provider.service.starting import Starter, start_claimed
@@ -52,7 +52,7 @@ def generator_pass(
     *,
     start: Starter,
     refusals: tuple[type[Exception], ...],
-    dagrun_state: DagRunState,
+    dagrun_states: DagRunStates,
     timing: Timing,
     publish: Publisher | None = None,
     pods: PodView | None = None,
@@ -68,7 +68,7 @@ def generator_pass(
     report = start_claimed(knit, claimed, start, refusals=refusals, release_refused=False)
     ended = reconcile(
         knit,
-        dagrun_state,
+        dagrun_states,
         heartbeat_timeout_s=timing.heartbeat_timeout_s,
         default_control=timing.default_control,
         grace_s=timing.reconcile_interval_s,  # a timed-out attempt its own task did not end within this

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from knit_provider.catalog import dispatch as catalog_dispatch
@@ -36,6 +36,18 @@ log = logging.getLogger(__name__)
 S = RunStatus
 #: Airflow's state of the DagRun carrying a Run ("queued", "running", "success", "failed"), None if there is none.
 DagRunState = Callable[[Dispatch], "str | None"]
+#: The same for many Runs at once, by run id: what a pass asks (one question per batch where the adapter can,
+#: ``hooks.dagruns.dispatch_states``; a pass may hold hundreds of Runs).
+DagRunStates = Callable[[Sequence[Dispatch]], Mapping[str, "str | None"]]
+#: The states of a DagRun whose task may still report.
+ALIVE = ("queued", "running")
+
+
+def one_by_one(state: DagRunState) -> DagRunStates:
+    """``DagRunStates`` asking one DagRun at a time, for an adapter with no batch question."""
+    return lambda dispatches: {d.run_id: state(d) for d in dispatches}
+
+
 #: The run ids that have a pod now (the kubernetes runner), asked once per pass.
 PodsNow = Callable[[], Collection[str]]
 #: How long a running Run's pod must stay missing before the Run counts as lost.
@@ -55,18 +67,19 @@ class Lost:
 
 def find_lost(
     knit: Knit,
-    dagrun_state: DagRunState | None,
+    dagrun_states: DagRunStates | None,
     *,
     heartbeat_timeout_s: float,
     default_control: RunControl | None = None,
     grace_s: float = 0.0,
     pods: Collection[str] | None = None,
 ) -> list[Lost]:
-    """Held Runs nobody runs any more (see the module's docstring). ``dagrun_state`` None: Airflow not asked;
-    ``pods`` None: pods not checked (else the run ids having a pod)."""
+    """Held Runs nobody runs any more (see the module's docstring). ``dagrun_states`` None: Airflow not asked;
+    ``pods`` None: pods not checked (else the run ids having a pod). Airflow is asked once, about the held Runs
+    no other sign already judged."""
     with read_tx(knit.engine) as conn:
         held = catalog_dispatch.held_runs(conn)
-    now, lost = now_ms(), []
+    now, lost, ask = now_ms(), [], []
     for run in held:
         dispatch = Dispatch(run_id=run.run_id, plan_id=run.plan_id, dag_id=plan_dag_id(run.image, run.plan_id))
         silent_s = (now - run.heartbeat_at) / 1000 if run.heartbeat_at is not None else 0.0
@@ -86,8 +99,11 @@ def find_lost(
             why = f"its pod vanished: no pod labelled {RUN_LABEL}={run.run_id} while it runs (deleted or evicted?)"
             lost.append(Lost(dispatch, why, pod_vanished=True))
             continue
-        state = dagrun_state(dispatch) if dagrun_state is not None else "running"
-        if state not in ("queued", "running"):
+        ask.append(dispatch)
+    states = dagrun_states(ask) if dagrun_states is not None and ask else {}
+    for dispatch in ask:
+        state = states.get(dispatch.run_id, "running") if dagrun_states is not None else "running"
+        if state not in ALIVE:
             where = f"its Airflow DagRun {dispatch.dag_id}/{dispatch.dagrun_id}"
             why = f"{where} ended {state} without the task reporting the end" if state else f"{where} does not exist"
             lost.append(Lost(dispatch, f"{why} (worker killed?)"))
@@ -122,7 +138,7 @@ def conclude_lost(knit: Knit, found: list[Lost]) -> list[tuple[str, Ending]]:
 
 def reconcile(
     knit: Knit,
-    dagrun_state: DagRunState | None,
+    dagrun_states: DagRunStates | None,
     *,
     heartbeat_timeout_s: float,
     default_control: RunControl | None = None,
@@ -138,7 +154,7 @@ def reconcile(
             log.warning("pods not checked: %s", err)
             pods_now = None
     found = find_lost(
-        knit, dagrun_state, heartbeat_timeout_s=heartbeat_timeout_s, default_control=default_control,
+        knit, dagrun_states, heartbeat_timeout_s=heartbeat_timeout_s, default_control=default_control,
         grace_s=grace_s, pods=pods,
     )  # fmt: skip
     return conclude_lost(knit, still_vanished(knit, found, pods_now))

@@ -85,6 +85,7 @@ def test_a_task_killed_mid_run_ends_failed_nothing_downstream_fires_and_retry_ru
     assert took < reconcile_interval + 20, f"failed {took:.1f}s after the kill"
     failed = runs.show(knit, run_id)
     assert "reconciliation" in failed["exit"]["message"]
+    assert f"DagRun {dag_id}/{dagrun_id(run_id)} ended failed" in failed["exit"]["message"], "told by Airflow's state"
     assert "knit#transient:failed" in data.show(knit, failed["outputs"][0]["knitId"])["tags"]
     time.sleep(3)
     assert runs_of(knit, after) == [], "nothing downstream fires from a failed Run"

@@ -161,9 +161,12 @@ def test_the_generators_pass_sweeps_on_start(
     checksums, leftovers = sweep_fixture(knit, make_dir, tmp_path, env)
     backdate(knit.store.root, leftovers)
 
+    def all_running(held) -> dict:
+        return {d.run_id: "running" for d in held}
+
     def run_pass() -> dict:
         return generator_pass(
-            knit, start=lambda *_: None, refusals=(), dagrun_state=lambda _: "running", timing=Timing(10.0, 30.0)
+            knit, start=lambda *_: None, refusals=(), dagrun_states=all_running, timing=Timing(10.0, 30.0)
         )
 
     run_pass()

@@ -14,6 +14,7 @@ import pytest
 from knit_provider.core.airflow_names import Dispatch
 from knit_provider.runners import ImageMap, make_runner
 from knit_provider.service import data, execution, plans, reconciliation, runs
+from knit_provider.service.reconciliation import one_by_one
 
 pytestmark = pytest.mark.run_control
 PLAN = (
@@ -120,9 +121,9 @@ def test_reconciliation_fails_an_attempt_that_outlived_its_timeout(knit, make_di
         asked.append(dispatch.run_id)
         return "running"
 
-    assert reconciliation.reconcile(knit, running, heartbeat_timeout_s=60, grace_s=1.0) == []
+    assert reconciliation.reconcile(knit, one_by_one(running), heartbeat_timeout_s=60, grace_s=1.0) == []
     time.sleep(2.2)
-    (ended,) = reconciliation.reconcile(knit, running, heartbeat_timeout_s=60, grace_s=1.0)
+    (ended,) = reconciliation.reconcile(knit, one_by_one(running), heartbeat_timeout_s=60, grace_s=1.0)
     shown = runs.show(knit, run_id)
     assert ended[0] == run_id and shown["status"] == "failed" and shown["exit"]["code"] == 124
     assert "timed out after 1s" in shown["exit"]["message"] and "did not end it" in shown["exit"]["message"]

@@ -4,6 +4,7 @@ reconciliation, and the Plans' DAG specs. No Airflow here: these are the rules t
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import pytest
 
@@ -11,6 +12,7 @@ from knit_provider.core.airflow_names import Dispatch, plan_dag_id
 from knit_provider.core.errors import Conflict
 from knit_provider.service import data, dispatching, execution, plans, reconciliation, runs
 from knit_provider.service.plan_dags import plan_dags
+from knit_provider.service.reconciliation import one_by_one
 
 CHAIN_A = (
     "image: r/a:v1\ninputs: [{path: /in, tags: ['t:raw']}]\noutputs: [{path: /out, tags: ['t:mid']}]\n"
@@ -140,14 +142,14 @@ def test_reconcile_fails_held_runs_whose_dagrun_ended_or_vanished(knit, chain, m
         execution.start_attempt(knit, run_id)
         execution.started(knit, run_id)
     airflow_says = {ids[0]: "running", ids[1]: "failed", ids[2]: None}
-    asked = []
+    asked: list[list[str]] = []
 
-    def dagrun_state(held: Dispatch) -> str | None:
-        asked.append(held.dagrun_id)
-        return airflow_says[held.run_id]
+    def dagrun_states(held: Sequence[Dispatch]) -> dict[str, str | None]:
+        asked.append(sorted(d.dagrun_id for d in held))
+        return {d.run_id: airflow_says[d.run_id] for d in held}
 
-    ended = dict(reconciliation.reconcile(knit, dagrun_state, heartbeat_timeout_s=60))
-    assert sorted(asked) == sorted(f"knit__{i}" for i in ids)
+    ended = dict(reconciliation.reconcile(knit, dagrun_states, heartbeat_timeout_s=60))
+    assert asked == [sorted(f"knit__{i}" for i in ids)], "Airflow is asked once, about every held Run"
     assert set(ended) == {ids[1], ids[2]}
     assert runs.show(knit, ids[0])["status"] == "running"
     failed = runs.show(knit, ids[1])
@@ -156,7 +158,7 @@ def test_reconcile_fails_held_runs_whose_dagrun_ended_or_vanished(knit, chain, m
     assert "does not exist" in runs.show(knit, ids[2])["exit"]["message"]
     assert "knit#transient:failed" in data.show(knit, failed["outputs"][0]["knitId"])["tags"]
     assert runs.find(knit, plan_ids=[chain["b"]]) == [], "nothing downstream fires"
-    assert reconciliation.reconcile(knit, dagrun_state, heartbeat_timeout_s=60) == [], "idempotent"
+    assert reconciliation.reconcile(knit, dagrun_states, heartbeat_timeout_s=60) == [], "idempotent"
 
 
 def test_a_run_whose_task_stops_beating_is_lost_at_once_without_asking_airflow(knit, chain, monkeypatch) -> None:
@@ -174,10 +176,10 @@ def test_a_run_whose_task_stops_beating_is_lost_at_once_without_asking_airflow(k
     killed: list[str] = []
     with execution.watching(knit, run_id, lambda: killed.append(run_id), heartbeat_timeout_s=0.6):
         time.sleep(1.5)  # the task is alive: it beats every 0.1 s
-        assert reconciliation.reconcile(knit, airflow_says_running, heartbeat_timeout_s=0.6) == []
+        assert reconciliation.reconcile(knit, one_by_one(airflow_says_running), heartbeat_timeout_s=0.6) == []
     assert asked == [run_id] and killed == []
     time.sleep(1.0)  # the task is gone: no more beats
-    (ended,) = reconciliation.reconcile(knit, airflow_says_running, heartbeat_timeout_s=0.6)
+    (ended,) = reconciliation.reconcile(knit, one_by_one(airflow_says_running), heartbeat_timeout_s=0.6)
     assert asked == [run_id], "a silent task is lost without asking Airflow"
     failed = runs.show(knit, run_id)
     assert ended[0] == run_id and failed["status"] == "failed" and failed["exit"]["code"] == execution.EXIT_LOST
@@ -191,13 +193,13 @@ def test_a_retried_run_does_not_inherit_the_heartbeat_of_its_dead_attempt(knit, 
     execution.start_attempt(knit, run_id)
     execution.started(knit, run_id)
     time.sleep(1.0)  # the worker was killed: no beats
-    (ended,) = reconciliation.reconcile(knit, lambda held: "running", heartbeat_timeout_s=0.5)
+    (ended,) = reconciliation.reconcile(knit, one_by_one(lambda held: "running"), heartbeat_timeout_s=0.5)
     assert ended[0] == run_id and runs.show(knit, run_id)["status"] == "failed"
     runs.retry(knit, run_id)
     (claimed,) = dispatching.claim_dispatchable(knit, redispatch_after_s=60)
     assert claimed.run_id == run_id and dispatching.mark_dispatched(knit, run_id)
     assert runs.show(knit, run_id)["status"] == "ready", "its DagRun exists; its task has not begun"
-    assert reconciliation.reconcile(knit, lambda held: "queued", heartbeat_timeout_s=0.5) == []
+    assert reconciliation.reconcile(knit, one_by_one(lambda held: "queued"), heartbeat_timeout_s=0.5) == []
     assert runs.show(knit, run_id)["status"] == "ready"
 
 

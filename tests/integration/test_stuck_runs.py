@@ -12,6 +12,7 @@ import pytest
 from knit_provider.core.airflow_names import Dispatch
 from knit_provider.service import data, dispatching, doctor, execution, plans, reconciliation, runs
 from knit_provider.service.consistency import Rules
+from knit_provider.service.reconciliation import one_by_one
 from knit_provider.service.run_pods import RunPod
 
 pytestmark = pytest.mark.run_control
@@ -45,7 +46,7 @@ def test_a_stopped_run_whose_task_died_keeps_the_stops_verdict_and_says_what_hap
     runs.stop(knit, aborting, fail=True)
     gone = {completing: "failed", aborting: None}  # the first's DagRun ended, the second's vanished
 
-    ended = dict(reconciliation.reconcile(knit, lambda d: gone[d.run_id], heartbeat_timeout_s=60))
+    ended = dict(reconciliation.reconcile(knit, one_by_one(lambda d: gone[d.run_id]), heartbeat_timeout_s=60))
     assert set(ended) == {completing, aborting}
     done, failed = runs.show(knit, completing), runs.show(knit, aborting)
     assert done["status"] == "done" and done["exit"]["code"] == 0, "stopped as done: its outputs count"
@@ -62,7 +63,7 @@ def test_a_stopped_run_whose_task_stopped_beating_is_concluded(knit, make_run) -
     run_id = make_run()
     runs.stop(knit, run_id, fail=True)
     time.sleep(1.2)
-    (ended,) = reconciliation.reconcile(knit, running, heartbeat_timeout_s=1.0)
+    (ended,) = reconciliation.reconcile(knit, one_by_one(running), heartbeat_timeout_s=1.0)
     assert ended[0] == run_id and "no heartbeat" in runs.show(knit, run_id)["exit"]["message"]
 
 
@@ -73,7 +74,7 @@ def test_a_retried_run_waiting_for_its_task_is_not_taken_for_lost(knit, make_run
     time.sleep(1.2)
     runs.retry(knit, run_id)
     dispatching.mark_dispatched(knit, run_id)  # its DagRun exists: ready, no task yet
-    assert reconciliation.reconcile(knit, running, heartbeat_timeout_s=1.0) == []
+    assert reconciliation.reconcile(knit, one_by_one(running), heartbeat_timeout_s=1.0) == []
     assert runs.show(knit, run_id)["status"] == "ready"
 
 
@@ -82,7 +83,7 @@ def test_a_running_run_whose_pod_vanished_is_concluded_after_a_second_look(knit,
     vanished, back, fine = make_run(), make_run(), make_run()
     looks = iter([{fine}, {fine, back}])  # ``back``'s pod shows up again on the second look
 
-    ended = reconciliation.reconcile(knit, running, heartbeat_timeout_s=60, pods_now=lambda: next(looks))
+    ended = reconciliation.reconcile(knit, one_by_one(running), heartbeat_timeout_s=60, pods_now=lambda: next(looks))
     assert [run_id for run_id, _ in ended] == [vanished]
     shown = runs.show(knit, vanished)
     assert shown["status"] == "failed" and shown["exit"]["code"] == execution.EXIT_LOST
