@@ -28,6 +28,7 @@ from knit_provider.notifications.resolve import plan_callbacks
 from knit_provider.operators.run import KnitRunOperator
 from knit_provider.service.assets import PlanAssets, plan_assets
 from knit_provider.service.plan_dags import PlanDag, plan_dags
+from knit_provider.service.settings import KnitSettings
 
 log = logging.getLogger(__name__)
 GENERATOR_DAG_ID = "knit_generator"
@@ -74,6 +75,7 @@ def plan_dag(
     *,
     on_failure_notifier: str = "",
     ports: PlanAssets | None = None,
+    settings: KnitSettings | None = None,
 ) -> DAG:
     """One DagRun per Knit Run (run id ``knit__<run id>``); created unpaused (an inactive Plan's Runs wait in the
     catalog).
@@ -87,6 +89,9 @@ def plan_dag(
     ``KnitRunOperator``. Its retries are the Plan's (else ``defaults``): each attempt of a Run is a try of the task.
     The notifiers the Plan's ``knit.notify.*`` annotations name (and ``on_failure_notifier``, for every Plan) are
     the DAG's callbacks; one that cannot be built is left out, logged and said on the DAG's page.
+
+    ``settings``: the Knit settings this parse read; the task keeps them, so a Run's task (which parses its DAG
+    first, in its own process) reads its connection once.
     """
     control = plan.control.with_defaults(defaults or RunControl())
     task = {
@@ -125,9 +130,10 @@ def plan_dag(
         if runner == "kubernetes":
             from knit_provider.operators.pod import KnitPodOperator  # KPO costs seconds to import: only if used
 
-            KnitPodOperator(**task)
+            operator = KnitPodOperator(**task)
         else:
-            KnitRunOperator(**task)
+            operator = KnitRunOperator(**task)
+        operator.parsed_settings = settings
     return dag
 
 
@@ -162,6 +168,6 @@ def _build(knit_conn_id: str, only: str | None) -> dict[str, DAG]:
         for plan in chosen:
             dags[plan.dag_id] = plan_dag(
                 plan, knit_conn_id, hook.settings.runner, hook.settings.default_control, ports=ports.get(plan.plan_id),
-                on_failure_notifier=hook.settings.on_failure_notifier,
+                on_failure_notifier=hook.settings.on_failure_notifier, settings=hook.settings,
             )  # fmt: skip
     return dags

@@ -33,6 +33,14 @@ class KnitHook(BaseHook):
         self._settings: KnitSettings | None = None
 
     @classmethod
+    def resolved(cls, knit_conn_id: str | None, settings: KnitSettings | None) -> KnitHook:
+        """A hook with the settings already read in this process from the same connection (None: read them
+        when first used)."""
+        hook = cls(knit_conn_id)
+        hook._settings = settings
+        return hook
+
+    @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         return {
             "hidden_fields": ["schema", "port", "login", "password"],

@@ -48,6 +48,9 @@ class KnitRunLifecycle(KnitRunLineage):
     knit_conn_id: str
     retries: int
     log: Any
+    #: the Knit settings the DAG file's parse read in this process (``dags.factory``): a Run's task parses its DAG
+    #: first, so its connection is read once, not twice
+    parsed_settings: KnitSettings | None = None
 
     def execute(self, context: Context) -> dict[str, Any]:
         # The Plan DAG's outlets (KnitAssets) draw Airflow's asset graph; their events come from the assets'
@@ -56,7 +59,7 @@ class KnitRunLifecycle(KnitRunLineage):
         run_id = self.knit_run_id or run_id_of_dagrun(context["dag_run"].run_id)
         if not run_id:
             raise AirflowFailException("this DagRun carries no Knit Run (conf 'knit_run_id'); start Runs with knit")
-        hook = KnitHook(self.knit_conn_id)
+        hook = KnitHook.resolved(self.knit_conn_id, self.parsed_settings)
         settings = hook.settings
         downstream = TaskDispatcher(redispatch_after_s=settings.redispatch_after_s)
         with hook.get_conn() as knit:

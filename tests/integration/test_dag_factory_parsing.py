@@ -92,3 +92,21 @@ def test_a_plans_task_does_not_import_the_generators_sensor(plan_dag_ids: list[s
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
     found = json.loads(done.stdout.strip().splitlines()[-1])
     assert found == {"dags": [plan_dag_ids[0]], "imported": []}
+
+
+def test_a_plans_task_keeps_the_settings_its_parse_read(plan_dag_ids: list[str], home: Path, monkeypatch) -> None:
+    """The task reads its connection once (each read is a round trip to the api-server): what the parse read is
+    what the task runs with, even if the connection changed in between."""
+    from knit_provider.dags.factory import knit_dags
+    from knit_provider.hooks.knit import KnitHook
+
+    def connection(knit_home: str) -> str:
+        return json.dumps({"conn_type": "knit", "extra": {"knit_home": knit_home}})
+
+    monkeypatch.setenv("AIRFLOW_CONN_KNIT_DEFAULT", connection(str(home)))
+    monkeypatch.setenv(CONTEXT_DAG_ID, plan_dag_ids[2])
+    task = knit_dags()[plan_dag_ids[2]].get_task("run")
+    assert task.parsed_settings is not None and task.parsed_settings.knit_home == home
+    monkeypatch.setenv("AIRFLOW_CONN_KNIT_DEFAULT", connection("/gone"))
+    assert KnitHook(task.knit_conn_id).settings.knit_home == Path("/gone"), "a new hook reads the connection again"
+    assert KnitHook.resolved(task.knit_conn_id, task.parsed_settings).settings.knit_home == home, "the task's does not"
