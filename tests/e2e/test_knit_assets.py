@@ -83,7 +83,7 @@ def test_a_dag_on_a_knit_asset_gets_each_matching_data_once_across_a_triggerer_c
     )
     got = [knit_id for knit_id, _ in consumed(airflow)]
     assert sorted(got) == sorted(pushed), "each matching Data once, nothing else, nothing twice"
-    (asset,) = airflow.api("GET", "/api/v2/assets?uri_pattern=e2e%253Aburst")["assets"]
+    (asset,) = airflow.api("GET", "/api/v2/assets?uri_pattern=e2e%253Aasset-burst")["assets"]
     assert (asset["name"], asset["uri"]) == (BURST.name, BURST.uri)
     events = airflow.api("GET", f"/api/v2/assets/events?asset_id={asset['id']}&limit=100")["asset_events"]
     carried = [e["extra"]["payload"]["knit_id"] for e in events]
