@@ -136,7 +136,7 @@ class KnitCatalogTrigger(BaseEventTrigger):
                     pods = await asyncio.to_thread(self._pods_now) if self.runner == "kubernetes" else None
                     lost = await sync_to_async(find_lost)(
                         knit,
-                        dagruns.dispatch_state,
+                        dagruns.dispatch_states,
                         heartbeat_timeout_s=self.heartbeat_timeout,
                         default_control=RunControl(timeout_s=self.default_timeout),
                         grace_s=self.reconcile_interval,
