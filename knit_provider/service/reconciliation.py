@@ -102,7 +102,7 @@ def find_lost(
         ask.append(dispatch)
     states = dagrun_states(ask) if dagrun_states is not None and ask else {}
     for dispatch in ask:
-        state = states.get(dispatch.run_id, "running") if dagrun_states is not None else "running"
+        state = states.get(dispatch.run_id, "running")  # not asked (Airflow not asked, or left out): alive
         if state not in ALIVE:
             where = f"its Airflow DagRun {dispatch.dag_id}/{dispatch.dagrun_id}"
             why = f"{where} ended {state} without the task reporting the end" if state else f"{where} does not exist"
