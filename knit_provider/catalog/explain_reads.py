@@ -66,20 +66,14 @@ class InputFacts:
         return tuple(str(t) for t in self.tags)
 
     @cached_property
-    def quiet_entry(self) -> dict:
-        """The parts of ``knit explain``'s entry for this input that do not depend on the Data, when the Data
-        shares nothing with it (copy it before changing it: its inner lists are shared)."""
-        return {
-            "plan": {"planId": self.plan_id, "image": self.image},
-            "active": True,
-            "path": self.path,
-            "tags": list(self.shown),
-            "nominated": False,
-            "related": False,
-            "reasons": [],
-            "runs": [],
-            "runCount": 0,
-        }
+    def plan_ref(self) -> dict:
+        """The Plan as an entry of ``knit explain`` names it (shared by every explanation: never change it)."""
+        return {"planId": self.plan_id, "image": self.image}
+
+    @cached_property
+    def shown_list(self) -> list[str]:
+        """``shown`` as the list an entry of ``knit explain`` holds (shared by every explanation: never change it)."""
+        return list(self.shown)
 
     @cached_property
     def lacking_all(self) -> dict:
@@ -132,22 +126,15 @@ def data_facts(conn: Connection, knit_id: str) -> DataFacts:
 
 def plans_now(conn: Connection, plan_id: str | None = None) -> tuple[dict[str, bool], set[int]]:
     """Every Plan (or one) but the upload pseudo-plan with whether it is active now, and which of their inputs
-    hold at least one nominated Data: one query, one index probe per input."""
+    hold no nominated Data (few, on a catalog in use: a row per Plan, and a row per empty input)."""
+    plans = select(plans_t.c.plan_id, plans_t.c.active).where(plans_t.c.plan_id != UPLOAD_PLAN_ID)
     holds = exists().where(nominations_t.c.input_id == inputs_t.c.input_id)
-    query = (
-        select(plans_t.c.plan_id, plans_t.c.active, inputs_t.c.input_id, holds)
-        .join(inputs_t, inputs_t.c.plan_id == plans_t.c.plan_id)
-        .where(plans_t.c.plan_id != UPLOAD_PLAN_ID)
-    )
+    empty = select(inputs_t.c.input_id).where(~holds, inputs_t.c.plan_id != UPLOAD_PLAN_ID)
     if plan_id is not None:
-        query = query.where(plans_t.c.plan_id == plan_id)
-    active: dict[str, bool] = {}
-    holding: set[int] = set()
-    for plan, is_active, input_id, held in conn.execute(query).all():
-        active[plan] = bool(is_active)
-        if held:
-            holding.add(input_id)
-    return active, holding
+        plans = plans.where(plans_t.c.plan_id == plan_id)
+        empty = empty.where(inputs_t.c.plan_id == plan_id)
+    active = {plan: bool(is_active) for plan, is_active in conn.execute(plans)}
+    return active, set(conn.execute(empty).scalars())
 
 
 def plan_inputs(conn: Connection, plan_ids: Iterable[str]) -> dict[str, tuple[InputFacts, ...]]:

@@ -54,37 +54,59 @@ class DataTags:
 
     def __init__(self, user_tags: Iterable[Tag]) -> None:
         self.tags = frozenset(user_tags)
+        #: the tags as text: a set of strings answers "has it?" without hashing a Tag each time
+        self.texts = frozenset(str(t) for t in self.tags)
         self._similar = SimilarIndex(self.tags)
         self._by_key: dict[str, list[Tag]] = {}
         for tag in sort_tags(self.tags):
             self._by_key.setdefault(tag.key, []).append(tag)
-        self._about: dict[str, tuple[list[dict], list[dict], str | None, str | None]] = {}
+        self._alike: dict[str, tuple[list[Tag], list[dict], str | None]] = {}
+        self._instead: dict[str, tuple[list[dict], str | None]] = {}
 
-    def about(self, missing: Tag, text: str | None = None) -> tuple[list[dict], list[dict], str | None, str | None]:
-        """For one tag the Data lacks (``text`` is ``str(missing)``, the cache's key): did-you-mean entries,
-        same-key entries, and the note on each for the message."""
+    def alike(self, missing: Tag, text: str | None = None) -> tuple[list[Tag], list[dict], str | None]:
+        """For one tag the Data lacks (``text`` is ``str(missing)``, the cache's key): the Data's tags like it,
+        as did-you-mean entries, and the note for the message (None when there is none)."""
         text = str(missing) if text is None else text
-        found = self._about.get(text)
+        found = self._alike.get(text)
         if found is None:
             alike = [] if self._similar.keys.isdisjoint(variants(missing)) else self._similar.like(missing)
-            same_key = [t for t in self._by_key.get(missing.key, ()) if t not in alike]
             found = (
+                alike,
                 [{"missing": text, "has": str(t)} for t in alike],
-                [{"missing": text, "has": str(t)} for t in same_key],
                 f"it has {' and '.join(map(str, alike))}, which differs only slightly: did you mean {text}?"
                 if alike
                 else None,
+            )
+            self._alike[text] = found
+        return found
+
+    def instead(self, missing: Tag, text: str | None = None) -> tuple[list[dict], str | None]:
+        """For one tag the Data lacks: the Data's other tags under its key (its look-alikes aside), as entries,
+        and the note for the message. Asked only of near misses: elsewhere it would be noise."""
+        text = str(missing) if text is None else text
+        found = self._instead.get(text)
+        if found is None:
+            alike = self.alike(missing, text)[0]
+            same_key = [t for t in self._by_key.get(missing.key, ()) if t not in alike]
+            found = (
+                [{"missing": text, "has": str(t)} for t in same_key],
                 f"it has {', '.join(map(str, same_key))} instead" if same_key else None,
             )
-            self._about[text] = found
+            self._instead[text] = found
         return found
+
+    @property
+    def variant_keys(self) -> frozenset[str]:
+        """Every ``core.similar`` variant of the Data's tags: an input whose tags have none of them shares nothing
+        with the Data, nor has a look-alike of its tags (an index over many inputs then skips most of them)."""
+        return self._similar.keys
 
     def shares_nothing(self, tags: Sequence[Tag], tag_variants: Set[str] | None = None) -> bool:
         """The Data carries none of ``tags`` and nothing like any of them. ``tag_variants``, the union of
         ``core.similar.variants`` of ``tags`` (a Plan input keeps it), answers most inputs without a look-up."""
         if tag_variants is not None and self._similar.keys.isdisjoint(tag_variants):
             return True  # nothing alike, and so nothing equal either
-        return self.tags.isdisjoint(tags) and not any(self.about(t)[0] for t in tags)
+        return self.tags.isdisjoint(tags) and not any(self.alike(t)[0] for t in tags)
 
 
 def lacking_all(texts: Sequence[str]) -> dict:
@@ -104,23 +126,43 @@ def lacks_message(texts: Sequence[str]) -> str:
     return f"the Data lacks {', '.join(texts)}"
 
 
-def missing_tags(missing: Sequence[Tag], data: DataTags, *, shares: bool = True) -> Reason:
+def missing_tags(
+    missing: Sequence[Tag], data: DataTags, *, shares: bool = True, texts: Sequence[str] | None = None
+) -> Reason:
     """The input tags the Data lacks (sorted), each with the Data's tags like it (``didYouMean``) and, when the
     Data ``shares`` a tag with the input (a near miss), with the tags it has under a missing tag's key
-    (``instead``). For an input it shares nothing with (most inputs of a large catalog), that would be noise."""
+    (``instead``). For an input it shares nothing with (most inputs of a large catalog), that would be noise.
+    ``texts``, the tags' ``str``, saves formatting them again."""
     guesses: list[dict] = []
     instead: list[dict] = []
     notes = []
-    texts = [str(t) for t in missing]
+    texts = [str(t) for t in missing] if texts is None else list(texts)
     for tag, text in zip(missing, texts, strict=True):
-        alike, same_key, alike_note, same_key_note = data.about(tag, text)
-        guesses += alike
+        _, alike, note = data.alike(tag, text)
+        if alike:
+            guesses += alike
         if shares:
-            instead += same_key
-        if alike_note or (shares and same_key_note):
-            notes.append(alike_note or same_key_note)
+            same_key, same_key_note = data.instead(tag, text)
+            if same_key:
+                instead += same_key
+            note = note or same_key_note
+        if note:
+            notes.append(note)
     message = lacks_message(texts) + (f" ({'; '.join(notes)})" if notes else "")
     return Reason(MISSING_TAGS, message, {"missing": texts, "didYouMean": guesses, "instead": instead})
+
+
+def lacking(input_tags: Sequence[Tag], data: DataTags, texts: Sequence[str] | None = None) -> Reason | None:
+    """The missing-tags reason for an input wanting ``input_tags`` (sorted; ``texts`` their ``str``), or None when
+    the Data carries them all."""
+    texts = [str(t) for t in input_tags] if texts is None else texts
+    has = data.texts
+    if has.issuperset(texts):
+        return None
+    missing = [(tag, text) for tag, text in zip(input_tags, texts, strict=True) if text not in has]
+    return missing_tags(
+        [tag for tag, _ in missing], data, shares=len(missing) < len(texts), texts=[text for _, text in missing]
+    )
 
 
 def nomination_reasons(
@@ -132,20 +174,21 @@ def nomination_reasons(
     data: DataTags,
     transient: str | None,
     timestamp_ms: int | None,
+    input_texts: Sequence[str] | None = None,
 ) -> list[Reason]:
     """Every clause of the nomination rule the Data fails for one input; empty exactly when it is nominated.
 
-    ``input_tags`` are the input's user tags, sorted; ``transient`` is the Data's ``knit#transient`` value (None
-    once its Run is done and it was not purged).
+    ``input_tags`` are the input's user tags, sorted (``input_texts`` their ``str``, when known); ``transient``
+    is the Data's ``knit#transient`` value (None once its Run is done and it was not purged).
     """
     reasons: list[Reason] = []
     if transient is not None:
         why = _TRANSIENT_WHY.get(transient, "it is not ready to use")
         reasons.append(Reason(TRANSIENT, f"the Data is {KEY_TRANSIENT}:{transient}: {why}", {"transient": transient}))
-    missing = [t for t in input_tags if t not in data.tags]
-    if missing:
-        reasons.append(missing_tags(missing, data, shares=len(missing) < len(input_tags)))
-    if not pins_match(pin_knit_id, None, knit_id=knit_id, timestamp_ms=timestamp_ms):
+    lacks = lacking(tuple(input_tags), data, input_texts)
+    if lacks is not None:
+        reasons.append(lacks)
+    if pin_knit_id is not None and not pins_match(pin_knit_id, None, knit_id=knit_id, timestamp_ms=timestamp_ms):
         reasons.append(
             Reason(
                 PIN_MISMATCH,
@@ -153,7 +196,9 @@ def nomination_reasons(
                 {"pin": f"{KEY_ID}:{pin_knit_id}", "has": f"{KEY_ID}:{knit_id}"},
             )
         )
-    if not pins_match(None, pin_timestamp_ms, knit_id=knit_id, timestamp_ms=timestamp_ms):
+    if pin_timestamp_ms is not None and not pins_match(
+        None, pin_timestamp_ms, knit_id=knit_id, timestamp_ms=timestamp_ms
+    ):
         pin = f"{KEY_TIMESTAMP}:{format_ms(pin_timestamp_ms)}"
         has = f"{KEY_TIMESTAMP}:{format_ms(timestamp_ms)}" if timestamp_ms is not None else None
         reasons.append(

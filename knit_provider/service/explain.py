@@ -60,113 +60,118 @@ def data(knit: Knit, knit_id: str, *, plan_id: str | None = None) -> dict:
 
 
 def _entries(conn: Connection, facts: reads.DataFacts, plan_id: str | None) -> list[dict]:
-    active, holding = reads.plans_now(conn, plan_id)
+    active, empty = reads.plans_now(conn, plan_id)
     inputs = reads.plan_inputs(conn, active)
-    nominated = reads.nominated_inputs(conn, facts.knit_id)
-    used = reads.runs_using(conn, facts.knit_id, plan_id)
-    data = why.DataTags(facts.user_tags)
-    quick = _Unrelated(facts, holding)
-    entries: list[tuple[tuple, dict]] = []
-    for plan, plan_inputs in inputs.items():
-        for point in plan_inputs:
-            here = point.input_id in nominated
-            if (
-                not here
-                and not point.pinned
-                and point.input_id not in used
-                and data.shares_nothing(point.tags, point.variants)
-            ):
-                entry, missing = quick.entry(point, plan_inputs, active[plan], data), len(point.tags)
-            else:
-                entry, missing = _entry(facts, point, plan_inputs, active[plan], here, used, holding, data)
-            order = (not here, missing, len(entry["reasons"]), point.plan_created_at, plan, point.position)
-            entries.append((order, entry))
+    explainer = _Explainer(
+        facts, empty, reads.nominated_inputs(conn, facts.knit_id), reads.runs_using(conn, facts.knit_id, plan_id)
+    )
+    entries = [
+        explainer.entry(point, plan_inputs, active[plan])
+        for plan, plan_inputs in inputs.items()
+        for point in plan_inputs
+    ]
     entries.sort(key=itemgetter(0))
     return [entry for _, entry in entries]
 
 
-class _Unrelated:
-    """Entries of inputs the Data shares nothing with (no tag, nothing alike, no pin, no Run), built with as little
-    work as possible: the same reasons ``_entry`` derives, in the same words (a test holds them equal)."""
+class _Explainer:
+    """The entries of one explanation, each with the order it is listed in.
 
-    def __init__(self, facts: reads.DataFacts, holding: set[int]) -> None:
-        self.holding = holding
-        self.transient = (
-            [why.nomination_reasons(input_tags=(), pin_knit_id=None, pin_timestamp_ms=None, knit_id=facts.knit_id,
-                                    data=why.DataTags(()), transient=facts.transient, timestamp_ms=None)[0].as_json()]
-            if facts.transient is not None
-            else []
-        )  # fmt: skip
-        self.inactive: dict[str, dict] = {}
-        self.waits: dict[int, dict] = {}
+    Every reason comes from ``core.reasons``. What does not depend on the input is derived once and shared by the
+    entries (the Data's transient state, an inactive Plan, a Plan input waiting for Data). An input not nominated,
+    unpinned and unused fails the rule on its tags alone: when the Data shares no tag with it, its reason is
+    ``missing_tags`` of all of them, and when nothing is even alike, the one the input keeps
+    (``InputFacts.lacking_all``). Tests hold each shortcut to ``nomination_reasons``.
+    """
 
-    def entry(self, point: reads.InputFacts, plan_inputs: tuple, active: bool, data: why.DataTags) -> dict:
-        reasons = [*self.transient, dict(point.lacking_all)]
+    def __init__(
+        self, facts: reads.DataFacts, empty: set[int], nominated: set[int], used: dict[int, list[dict]]
+    ) -> None:
+        self.facts, self.empty, self.nominated, self.used = facts, empty, nominated, used
+        self.data = why.DataTags(facts.user_tags)
+        self.transient = [
+            r.as_json()
+            for r in why.nomination_reasons(
+                input_tags=(), pin_knit_id=None, pin_timestamp_ms=None, knit_id=facts.knit_id, data=self.data,
+                transient=facts.transient, timestamp_ms=None,
+            )
+        ]  # fmt: skip
+        self._inactive: dict[str, dict] = {}
+        self._waits: dict[tuple[int, bool], dict] = {}
+        self._empty_in: dict[str, bool] = {}
+
+    def entry(self, point: reads.InputFacts, plan_inputs: tuple[reads.InputFacts, ...], active: bool) -> tuple:
+        here = point.input_id in self.nominated
+        runs = self.used.get(point.input_id, [])
+        if here or runs or point.pinned:
+            reasons = [r.as_json() for r in self._nomination(point)]
+            lacking = next((r for r in reasons if r["reason"] == why.MISSING_TAGS), None)
+            missing = len(lacking["missing"]) if lacking is not None else 0
+        elif self.data.variant_keys.isdisjoint(point.variants):  # no tag alike: most inputs of a large catalog
+            lacking = point.lacking_all.copy()
+            reasons, missing = [*self.transient, lacking], len(point.tags)
+        elif self.data.texts.isdisjoint(point.texts):  # no tag shared, some alike: what nomination_reasons derives
+            lacking = why.missing_tags(point.tags, self.data, shares=False, texts=point.texts).as_json()
+            reasons, missing = [*self.transient, lacking], len(point.tags)
+        else:
+            reasons = [r.as_json() for r in self._nomination(point)]
+            lacking = next((r for r in reasons if r["reason"] == why.MISSING_TAGS), None)
+            missing = len(lacking["missing"]) if lacking is not None else 0
+        # worth a person's attention: not an input whose every tag the Data lacks with nothing like them
+        close = lacking is None or missing < len(point.tags) or bool(lacking["didYouMean"])
         if not active:
-            if point.plan_id not in self.inactive:
-                self.inactive[point.plan_id] = why.plan_inactive(point.plan_id).as_json()
-            reasons.append(self.inactive[point.plan_id])
-        if len(plan_inputs) > 1:
-            for other in plan_inputs:
-                if other.input_id != point.input_id and other.input_id not in self.holding:
-                    if other.input_id not in self.waits:
-                        self.waits[other.input_id] = why.waits_for_input(
-                            other.path, other.shown, nominated_here=False
-                        ).as_json()
-                    reasons.append(self.waits[other.input_id])
-        entry = point.quiet_entry.copy()
-        entry["active"] = active
-        entry["reasons"] = reasons
-        return entry
+            reasons.append(self._plan_inactive(point.plan_id))
+        waiting = self._waiting(point, plan_inputs, here) if self._some_empty(plan_inputs) else []
+        reasons += waiting
+        if here and not waiting and runs:
+            reasons.append(why.had_run(runs[:RUNS_SHOWN], len(runs)).as_json())
+        entry = {
+            "plan": point.plan_ref,
+            "active": active,
+            "path": point.path,
+            "tags": point.shown_list,
+            "nominated": here,
+            "related": here or bool(runs) or close,
+            "reasons": reasons,
+            "runs": runs[:RUNS_SHOWN],
+            "runCount": len(runs),
+        }
+        return (not here, missing, len(reasons), point.plan_created_at, point.plan_id, point.position), entry
 
+    def _nomination(self, point: reads.InputFacts) -> list[why.Reason]:
+        return why.nomination_reasons(
+            input_tags=point.tags,
+            input_texts=point.texts,
+            pin_knit_id=point.pin_knit_id,
+            pin_timestamp_ms=point.pin_timestamp,
+            knit_id=self.facts.knit_id,
+            data=self.data,
+            transient=self.facts.transient,
+            timestamp_ms=self.facts.finished_at,
+        )
 
-def _entry(
-    facts: reads.DataFacts,
-    point: reads.InputFacts,
-    plan_inputs: tuple[reads.InputFacts, ...],
-    active: bool,
-    nominated: bool,
-    used: dict[int, list[dict]],
-    holding: set[int],
-    data: why.DataTags,
-) -> tuple[dict, int]:
-    """One input's entry, and how many of its tags the Data lacks (for the order)."""
-    reasons = why.nomination_reasons(
-        input_tags=point.tags,
-        pin_knit_id=point.pin_knit_id,
-        pin_timestamp_ms=point.pin_timestamp,
-        knit_id=facts.knit_id,
-        data=data,
-        transient=facts.transient,
-        timestamp_ms=facts.finished_at,
-    )
-    if not active:
-        reasons.append(why.plan_inactive(point.plan_id))
-    if len(plan_inputs) > 1:
-        empty = [o for o in plan_inputs if o.input_id != point.input_id and o.input_id not in holding]
-        reasons += [why.waits_for_input(o.path, o.shown, nominated_here=nominated) for o in empty]
-    else:
-        empty = []
-    runs = used.get(point.input_id, [])
-    if nominated and not empty and runs:
-        reasons.append(why.had_run(runs[:RUNS_SHOWN], len(runs)))
-    lacking = next((r for r in reasons if r.code == why.MISSING_TAGS), None)
-    missing = len(lacking.details["missing"]) if lacking is not None else 0
-    # worth a person's attention: not an input whose every tag the Data lacks with nothing like them (on a
-    # catalog of a thousand Plans, most inputs are that)
-    close = lacking is None or missing < len(point.tags) or bool(lacking.details["didYouMean"])
-    entry = {
-        "plan": {"planId": point.plan_id, "image": point.image},
-        "active": active,
-        "path": point.path,
-        "tags": list(point.shown),
-        "nominated": nominated,
-        "related": nominated or bool(runs) or close,
-        "reasons": [r.as_json() for r in reasons],
-        "runs": runs[:RUNS_SHOWN],
-        "runCount": len(runs),
-    }
-    return entry, missing
+    def _plan_inactive(self, plan_id: str) -> dict:
+        if plan_id not in self._inactive:
+            self._inactive[plan_id] = why.plan_inactive(plan_id).as_json()
+        return self._inactive[plan_id]
+
+    def _some_empty(self, plan_inputs: tuple[reads.InputFacts, ...]) -> bool:
+        """Whether an input of this Plan holds no nominated Data (then its other inputs' Data wait for it)."""
+        plan_id = plan_inputs[0].plan_id
+        if plan_id not in self._empty_in:
+            self._empty_in[plan_id] = len(plan_inputs) > 1 and any(o.input_id in self.empty for o in plan_inputs)
+        return self._empty_in[plan_id]
+
+    def _waiting(self, point: reads.InputFacts, plan_inputs: tuple[reads.InputFacts, ...], here: bool) -> list[dict]:
+        """The Plan's other inputs holding no nominated Data: no combination exists until they do."""
+        waiting = []
+        for other in plan_inputs:
+            if other.input_id != point.input_id and other.input_id in self.empty:
+                key = (other.input_id, here)
+                if key not in self._waits:
+                    self._waits[key] = why.waits_for_input(other.path, other.shown, nominated_here=here).as_json()
+                waiting.append(self._waits[key])
+        return waiting
 
 
 #: Data listed per Plan input on the Plan page (the count says how many there are)
