@@ -17,7 +17,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from knit_provider.hooks.dagruns import TaskDispatcher
@@ -77,11 +77,20 @@ def _local_path(path: Any) -> Path:
     return Path(path.path if hasattr(path, "path") and not isinstance(path, Path) else path)
 
 
+def _relative_key(item: Any, root: Any) -> PurePosixPath:
+    """``item``'s path under ``root`` (object stores have no working directory, so ``relative_to`` cannot answer);
+    a key that would leave the copy's directory (``..``, ``.``, an empty part) is refused, naming it."""
+    relative = PurePosixPath(str(item.path)).relative_to(PurePosixPath(str(root.path)))
+    if not relative.parts or any(part in ("", ".", "..") for part in str(relative).split("/")):
+        raise ValueError(f"object {item} has a key that leaves {root} ({relative}): it cannot be copied safely")
+    return relative
+
+
 def copy_tree_from(source: Any, target: Path) -> None:
     """Copy an ``ObjectStoragePath`` directory (any fsspec store) into a local directory."""
     target.mkdir(parents=True, exist_ok=True)
     for item in source.rglob("*"):
-        relative = Path(str(item.relative_to(source)))
+        relative = Path(_relative_key(item, source))
         if item.is_dir():
             (target / relative).mkdir(parents=True, exist_ok=True)
         else:
