@@ -9,15 +9,19 @@ sizes, so memory stays bounded for a 1 GiB file and for 10,000 small ones alike.
 
 Every byte is hashed where it is read: uploads return the SHA-256 of what they read (it goes into the manifest);
 downloads compare what arrived with the manifest's and refuse a mismatch. S3 also checks each request's own
-checksum (botocore sends a CRC with every upload), so a transfer is verified on both ends.
+checksum (a CRC32 with every upload: botocore's, or ours for the parts of a multipart upload), so a transfer is
+verified on both ends.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
+import io
 import os
 import threading
+import zlib
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -82,6 +86,7 @@ class Transfers:
         self._lock = threading.Lock()
         self._failure: BaseException | None = None
         self._multipart = hasattr(fs, "call_s3") and hasattr(fs, "split_path")  # s3fs
+        self._stream_parts = True  # until a store echoes no CRC32 (``_put_part``)
 
     @property
     def limit(self) -> int:
@@ -151,52 +156,64 @@ class Transfers:
         pool. The object may still be in flight when this returns: ``finish()`` waits for it.
         """
         digest = hashlib.sha256()
-        first = read_full(reader, self.part_size)
-        digest.update(first)
-        if progress is not None and first:
-            progress(len(first))
-        if len(first) < self.part_size:
-            self.submit(len(first), self._put, path, first)
-            return digest.hexdigest(), len(first)
+        first, size = self._read_part(reader, digest, progress)
+        if size < self.part_size:
+            self.submit(size, self._put, path, first.getvalue())
+            return digest.hexdigest(), size
         if self._multipart:
-            size = self._upload_parts(reader, path, first, digest, progress)
+            size = self._upload_parts(reader, path, first, size, digest, progress)
         else:
-            size = self._upload_stream(reader, path, first, digest, progress)
+            size = self._upload_stream(reader, path, first, size, digest, progress)
         return digest.hexdigest(), size
+
+    def _read_part(self, reader: BinaryIO, digest: Any, progress: Progress | None) -> tuple[io.BytesIO, int]:
+        """The next part (``part_size`` bytes, fewer at the end), hashed, in a ``BytesIO`` that alone holds it (the
+        bytes read are dropped on return): what ``_put_part`` sends without a copy."""
+        data = read_full(reader, self.part_size)
+        digest.update(data)
+        if progress is not None and data:
+            progress(len(data))
+        return io.BytesIO(data), len(data)
 
     def _put(self, path: str, data: bytes) -> None:
         self.fs.pipe_file(path, data)
 
-    def _upload_stream(self, reader: BinaryIO, path: str, first: bytes, digest: Any, progress: Progress | None) -> int:
+    def _upload_stream(
+        self, reader: BinaryIO, path: str, first: io.BytesIO, length: int, digest: Any, progress: Progress | None
+    ) -> int:
         size = 0
         with self.fs.open(path, "wb", block_size=self.part_size) as out:
-            chunk = first
-            while chunk:
-                out.write(chunk)
-                size += len(chunk)
-                chunk = read_full(reader, self.part_size)
-                digest.update(chunk)
-                if progress is not None and chunk:
-                    progress(len(chunk))
+            part = first
+            while length:
+                out.write(part.getvalue())
+                size += length
+                part, length = self._read_part(reader, digest, progress)
         return size
 
-    def _upload_parts(self, reader: BinaryIO, path: str, first: bytes, digest: Any, progress: Progress | None) -> int:
-        """One S3 multipart upload, its parts sent concurrently; aborted (no object, no stored parts) on failure."""
+    def _upload_parts(
+        self, reader: BinaryIO, path: str, first: io.BytesIO, length: int, digest: Any, progress: Progress | None
+    ) -> int:
+        """One S3 multipart upload, its parts sent concurrently; aborted (no object, no stored parts) on failure.
+
+        Declared as CRC32, as boto3's own transfers do (unless the client sends checksums only when required):
+        every part then carries its CRC32, computed here, which the store checks and echoes, and the object gets a
+        composite CRC32 of its parts. Undeclared, the store computes a whole-object checksum of its own when the
+        upload completes (moto: over one more concatenated copy of the whole object).
+        """
         bucket, key, _ = self.fs.split_path(path)
-        upload_id = self.fs.call_s3("create_multipart_upload", Bucket=bucket, Key=key)["UploadId"]
+        crc32 = self._declares_crc32()
+        declared = {"ChecksumAlgorithm": "CRC32"} if crc32 else {}
+        upload_id = self.fs.call_s3("create_multipart_upload", Bucket=bucket, Key=key, **declared)["UploadId"]
         parts: list[Future] = []
         size = 0
         try:
-            chunk, number = first, 1
-            while chunk:
-                parts.append(self.submit(len(chunk), self._put_part, bucket, key, upload_id, number, chunk))
-                size += len(chunk)
-                chunk = read_full(reader, self.part_size)
-                digest.update(chunk)
-                if progress is not None and chunk:
-                    progress(len(chunk))
+            part, number = first, 1
+            while length:
+                parts.append(self.submit(length, self._put_part, bucket, key, upload_id, number, part, crc32))
+                size += length
+                part, length = self._read_part(reader, digest, progress)
                 number += 1
-            done = [{"PartNumber": n, "ETag": f.result()} for n, f in enumerate(parts, start=1)]
+            done = [{"PartNumber": n, **f.result()} for n, f in enumerate(parts, start=1)]
             self.fs.call_s3(
                 "complete_multipart_upload",
                 Bucket=bucket,
@@ -212,11 +229,43 @@ class Transfers:
             raise
         return size
 
-    def _put_part(self, bucket: str, key: str, upload_id: str, number: int, data: bytes) -> str:
-        answer = self.fs.call_s3(
-            "upload_part", Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
-        )
-        return str(answer["ETag"])
+    def _put_part(
+        self, bucket: str, key: str, upload_id: str, number: int, part: io.BytesIO, crc32: bool
+    ) -> dict[str, str]:
+        """Send one part; its entry for ``complete_multipart_upload``.
+
+        With a CRC32, the body is the ``BytesIO`` itself: botocore and aiohttp send a ``BytesIO`` that alone holds
+        its bytes as it is, where bytes would be wrapped in one sharing them, which aiohttp copies whole (twice the
+        memory per part in flight). But a stream has a position: if s3fs repeated a call that failed half-way
+        through the body, the rest alone would go. The CRC32 of the whole part, sent with it, makes the store
+        refuse that, and the CRC32 it echoes must be ours. A store that echoes none proves nothing: the part is
+        sent again as bytes (fresh for every try), and so are the next ones, as they are without a CRC32.
+        """
+        call = {"Bucket": bucket, "Key": key, "UploadId": upload_id, "PartNumber": number}
+        if crc32 and self._stream_parts:
+            with part.getbuffer() as view:
+                crc = base64.b64encode(zlib.crc32(view).to_bytes(4, "big")).decode()
+            answer = self.fs.call_s3("upload_part", Body=part, ChecksumAlgorithm="CRC32", ChecksumCRC32=crc, **call)
+            echoed = answer.get("ChecksumCRC32")
+            if echoed == crc:
+                return {"ETag": str(answer["ETag"]), "ChecksumCRC32": crc}
+            if echoed is not None:
+                raise Mismatch(f"part {number} of {key} arrived damaged: crc32 {echoed}, sent {crc}")
+            self._stream_parts = False
+        answer = self.fs.call_s3("upload_part", Body=part.getvalue(), **call)
+        done = {"ETag": str(answer["ETag"])}
+        if crc32 and answer.get("ChecksumCRC32"):
+            done["ChecksumCRC32"] = str(answer["ChecksumCRC32"])
+        return done
+
+    def _declares_crc32(self) -> bool:
+        """Whether multipart uploads declare CRC32: as boto3 does, unless the client is told to send checksums only
+        when required (a store without them)."""
+        try:
+            setting = self.fs.s3.meta.config.request_checksum_calculation
+        except Exception:  # not the s3fs client expected: ask nothing more than before
+            return False
+        return setting in (None, "when_supported")
 
     # ---- downloads ---------------------------------------------------------------------------------------------
 
