@@ -103,20 +103,16 @@ class _Explainer:
     def entry(self, point: reads.InputFacts, plan_inputs: tuple[reads.InputFacts, ...], active: bool) -> tuple:
         here = point.input_id in self.nominated
         runs = self.used.get(point.input_id, [])
-        if here or runs or point.pinned:
+        if here or runs or point.pinned or not self.data.texts.isdisjoint(point.texts):
             reasons = [r.as_json() for r in self._nomination(point)]
             lacking = next((r for r in reasons if r["reason"] == why.MISSING_TAGS), None)
             missing = len(lacking["missing"]) if lacking is not None else 0
-        elif self.data.variant_keys.isdisjoint(point.variants):  # no tag alike: most inputs of a large catalog
-            lacking = point.lacking_all.copy()
+        else:  # no tag shared: what nomination_reasons derives, without its other clauses
+            if self.data.variant_keys.isdisjoint(point.variants):  # nothing alike: most inputs of a large catalog
+                lacking = point.lacking_all.copy()
+            else:
+                lacking = why.missing_tags(point.tags, self.data, shares=False, texts=point.texts).as_json()
             reasons, missing = [*self.transient, lacking], len(point.tags)
-        elif self.data.texts.isdisjoint(point.texts):  # no tag shared, some alike: what nomination_reasons derives
-            lacking = why.missing_tags(point.tags, self.data, shares=False, texts=point.texts).as_json()
-            reasons, missing = [*self.transient, lacking], len(point.tags)
-        else:
-            reasons = [r.as_json() for r in self._nomination(point)]
-            lacking = next((r for r in reasons if r["reason"] == why.MISSING_TAGS), None)
-            missing = len(lacking["missing"]) if lacking is not None else 0
         # worth a person's attention: not an input whose every tag the Data lacks with nothing like them
         close = lacking is None or missing < len(point.tags) or bool(lacking["didYouMean"])
         if not active:
