@@ -26,6 +26,12 @@ OPTIONS: dict[str, tuple[str, str]] = {
         "Image map files (YAML 'image: build-context-dir'), separated by the OS path separator; "
         "empty: KNIT_IMAGE_MAP. The process runner needs every image mapped; docker builds mapped images.",
     ),
+    "docker_user": (
+        "",
+        "The user the docker runner runs containers as (docker run --user). Empty: the image's own user (often "
+        "root, so the Data it writes belong to root); worker: the worker's uid:gid, so a laptop's user can read, "
+        "delete and purge them; or a uid[:gid] or name[:group].",
+    ),
     "poll_interval": ("0.2", "Seconds between the catalog trigger's polls (one indexed query each)."),
     "reconcile_interval": (
         "10",

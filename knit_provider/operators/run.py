@@ -133,7 +133,9 @@ class KnitRunOperator(KnitRunLifecycle, BaseOperator):
         from knit_provider.runners.base import make_runner  # imported at run time: DAG parsing stays light
         from knit_provider.runners.image_map import ImageMap
 
-        runner = make_runner(self.runner or settings.runner, image_map=ImageMap.load(list(settings.image_map)))
+        kind = self.runner or settings.runner
+        image_map = ImageMap.load(list(settings.image_map))
+        runner = make_runner(kind, image_map=image_map, **settings.runner_options(kind))
         self._running = (runner, assignment.run_id)
         self.log.info("Knit Run %s: image %s, %s", assignment.run_id, assignment.image, type(runner).__name__)
         ending = run_program(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -45,6 +46,7 @@ class KnitSettings:
     data_store_conn_id: str = ""
     hooks: HookSettings = field(default_factory=HookSettings)
     on_failure_notifier: str = ""  # a notifier target (core.notify), for every Plan
+    docker_user: str | None = None  # docker run --user, resolved ("worker" -> this process's uid:gid)
 
     @classmethod
     def resolve(cls, lookup: Callable[[str], str | None] = lambda _key: None) -> KnitSettings:
@@ -81,7 +83,14 @@ class KnitSettings:
             data_store_conn_id=get("data_store_conn_id"),
             hooks=_hook_settings(get),
             on_failure_notifier=_notifier(get("on_failure_notifier")),
+            docker_user=docker_user(get("docker_user")),
         )
+
+    def runner_options(self, kind: str) -> dict[str, Any]:
+        """The options ``make_runner`` gets for a runner of ``kind`` from these settings."""
+        if kind.strip().lower() == "docker" and self.docker_user:
+            return {"user": self.docker_user}
+        return {}
 
     @property
     def effective_catalog_url(self) -> str:
@@ -91,6 +100,24 @@ class KnitSettings:
         """The catalog and the Data store; ``filesystem`` an object store's, credentials resolved by an adapter."""
         store = replace(self.store, fs=filesystem) if filesystem is not None else self.store
         return Knit.open(url=self.effective_catalog_url, home=self.knit_home, migrate=migrate, store=store)
+
+
+_DOCKER_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?")
+
+
+def docker_user(text: str) -> str | None:
+    """``[knit] docker_user``: None for the image's user, ``worker`` for this process's ``uid:gid``, else a
+    ``user[:group]`` as ``docker run --user`` takes it (checked: it becomes one argument of a command)."""
+    text = text.strip()
+    if not text:
+        return None
+    if text == "worker":
+        return f"{os.getuid()}:{os.getgid()}"
+    if not _DOCKER_USER.fullmatch(text):
+        raise InvalidInput(
+            f"[knit] docker_user: {text!r} is not worker, uid[:gid] nor name[:group]", field="docker_user"
+        )
+    return text
 
 
 def _options_text(store: StoreSpec) -> str:

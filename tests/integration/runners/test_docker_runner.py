@@ -105,3 +105,19 @@ def test_unreachable_daemon_is_invalid_input(docker_ws: Workspace) -> None:
         runner.run(docker_ws.request(image))
     with pytest.raises(InvalidInput, match="docker CLI"):
         make_runner("docker", image_map=ImageMap(), docker_bin="no-such-docker").run(docker_ws.request(image))
+
+
+def test_docker_user_setting_runs_the_container_as_that_user(docker_ws: Workspace) -> None:
+    """``[knit] docker_user`` reaches ``docker run --user``: what the Run writes belongs to that user."""
+    from knit_provider.service.settings import KnitSettings
+
+    settings = KnitSettings.resolve(lambda key: {"runner": "docker", "docker_user": "4321:4322"}.get(key))
+    image = docker_ws.image("writer", 'ENTRYPOINT ["python3", "-c"]\n')
+    out = docker_ws.dir("o")
+    out.chmod(0o777)  # the container's user must be able to write there, as a worker's own directory would be
+    program = "import os\nos.mkdir('/out/o/sub')\nopen('/out/o/sub/f', 'w').write(str(os.getuid()))\n"
+    request = docker_ws.request(image, args=[program], outputs={"/out/o": out})
+    outcome = docker_ws.run(request, docker_ws.runner(**settings.runner_options("docker")))
+    assert outcome.result.exit_code == 0, outcome.result.message
+    assert (out / "sub" / "f").read_text() == "4321"
+    assert ((out / "sub").stat().st_uid, (out / "sub").stat().st_gid) == (4321, 4322)
