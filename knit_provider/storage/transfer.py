@@ -238,20 +238,25 @@ class Transfers:
         its bytes as it is, where bytes would be wrapped in one sharing them, which aiohttp copies whole (twice the
         memory per part in flight). But a stream has a position: if s3fs repeated a call that failed half-way
         through the body, the rest alone would go. The CRC32 of the whole part, sent with it, makes the store
-        refuse that, and the CRC32 it echoes must be ours. A store that echoes none proves nothing: the part is
-        sent again as bytes (fresh for every try), and so are the next ones, as they are without a CRC32.
+        refuse that, and the CRC32 it echoes must be ours. A part whose streamed call fails is sent once more as
+        bytes (fresh for every try s3fs makes). A store that echoes no CRC32 proves nothing: the part is sent again
+        as bytes, and so are the next ones, as they are without a CRC32.
         """
         call = {"Bucket": bucket, "Key": key, "UploadId": upload_id, "PartNumber": number}
         if crc32 and self._stream_parts:
             with part.getbuffer() as view:
                 crc = base64.b64encode(zlib.crc32(view).to_bytes(4, "big")).decode()
-            answer = self.fs.call_s3("upload_part", Body=part, ChecksumAlgorithm="CRC32", ChecksumCRC32=crc, **call)
-            echoed = answer.get("ChecksumCRC32")
-            if echoed == crc:
-                return {"ETag": str(answer["ETag"]), "ChecksumCRC32": crc}
-            if echoed is not None:
-                raise Mismatch(f"part {number} of {key} arrived damaged: crc32 {echoed}, sent {crc}")
-            self._stream_parts = False
+            try:
+                answer = self.fs.call_s3("upload_part", Body=part, ChecksumAlgorithm="CRC32", ChecksumCRC32=crc, **call)
+            except Exception:  # refused (a repeated call sent part of the stream?) or failed: once more, as bytes
+                answer = None
+            if answer is not None:
+                echoed = answer.get("ChecksumCRC32")
+                if echoed == crc:
+                    return {"ETag": str(answer["ETag"]), "ChecksumCRC32": crc}
+                if echoed is not None:
+                    raise Mismatch(f"part {number} of {key} arrived damaged: crc32 {echoed}, sent {crc}")
+                self._stream_parts = False
         answer = self.fs.call_s3("upload_part", Body=part.getvalue(), **call)
         done = {"ETag": str(answer["ETag"])}
         if crc32 and answer.get("ChecksumCRC32"):

@@ -104,3 +104,29 @@ def test_a_store_that_echoes_no_crc32_gets_every_part_as_bytes(fs, s3_server, s3
         transfers.finish()
     assert silent.bodies == [(1, "BytesIO"), (1, "bytes"), (2, "bytes"), (3, "bytes"), (4, "bytes")]
     assert s3_server.client().get_object(Bucket=bucket, Key=key)["Body"].read() == content
+
+
+def test_a_streamed_part_whose_call_fails_half_way_goes_again_as_bytes(fs, s3_server, s3_url):
+    """The first try of part 1 dies after reading half its stream (as a call s3fs repeats would leave it): the part
+    goes again whole, as bytes, and the object is the content."""
+    content = os.urandom(PART * 2 + 7)
+    bucket, key, path = where(s3_url)
+
+    class FailingOnce(Recording):
+        failed = False
+
+        def call_s3(self, method: str, **kwargs: Any) -> dict:
+            body = kwargs.get("Body")
+            if method == "upload_part" and isinstance(body, io.BytesIO) and not self.failed:
+                self.failed = True
+                body.read(PART // 2)
+                self.bodies.append((kwargs["PartNumber"], "failed"))
+                raise ConnectionError("connection reset half way through the body")
+            return super().call_s3(method, **kwargs)
+
+    flaky = FailingOnce(fs)
+    with Transfers(flaky, part_size=PART, workers=1) as transfers:
+        assert transfers.upload(io.BytesIO(content), path)[0] == hashlib.sha256(content).hexdigest()
+        transfers.finish()
+    assert flaky.bodies == [(1, "failed"), (1, "bytes"), (2, "BytesIO"), (3, "BytesIO")]
+    assert s3_server.client().get_object(Bucket=bucket, Key=key)["Body"].read() == content
