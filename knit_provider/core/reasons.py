@@ -11,7 +11,7 @@ Each ``Reason`` has a stable ``code`` (for programs), the facts behind it (``det
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence, Set
+from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from knit_provider.core.matching import pins_match
@@ -98,20 +98,13 @@ class DataTags:
     @property
     def variant_keys(self) -> frozenset[str]:
         """Every ``core.similar`` variant of the Data's tags: an input whose tags have none of them shares nothing
-        with the Data, nor has a look-alike of its tags (an index over many inputs then skips most of them)."""
+        with the Data, nor has a look-alike of its tags (``knit explain`` answers most inputs so, at one set test)."""
         return self._similar.keys
-
-    def shares_nothing(self, tags: Sequence[Tag], tag_variants: Set[str] | None = None) -> bool:
-        """The Data carries none of ``tags`` and nothing like any of them. ``tag_variants``, the union of
-        ``core.similar.variants`` of ``tags`` (a Plan input keeps it), answers most inputs without a look-up."""
-        if tag_variants is not None and self._similar.keys.isdisjoint(tag_variants):
-            return True  # nothing alike, and so nothing equal either
-        return self.tags.isdisjoint(tags) and not any(self.alike(t)[0] for t in tags)
 
 
 def lacking_all(texts: Sequence[str]) -> dict:
-    """``missing_tags(...).as_json()`` for an input whose every tag the Data lacks with nothing alike
-    (``DataTags.shares_nothing``): it depends on the input's tags alone, so a Plan input keeps it; on a catalog of
+    """``missing_tags(...).as_json()`` for an input whose every tag the Data lacks with nothing alike (no variant
+    in ``DataTags.variant_keys``): it depends on the input's tags alone, so a Plan input keeps it; on a catalog of
     a thousand Plans most inputs are such."""
     return {
         "reason": MISSING_TAGS,

@@ -79,9 +79,10 @@ def _local_path(path: Any) -> Path:
 
 def _relative_key(item: Any, root: Any) -> PurePosixPath:
     """``item``'s path under ``root`` (object stores have no working directory, so ``relative_to`` cannot answer);
-    a key that would leave the copy's directory (``..``, ``.``, an empty part) is refused, naming it."""
+    a key that would leave the copy's directory (a ``..`` part: ``PurePosixPath`` drops ``.`` and empty ones, and
+    so a key that is the root itself has no parts) is refused, naming it."""
     relative = PurePosixPath(str(item.path)).relative_to(PurePosixPath(str(root.path)))
-    if not relative.parts or any(part in ("", ".", "..") for part in str(relative).split("/")):
+    if not relative.parts or ".." in relative.parts:
         raise ValueError(f"object {item} has a key that leaves {root} ({relative}): it cannot be copied safely")
     return relative
 
