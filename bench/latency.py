@@ -171,13 +171,11 @@ class Bench:
             ASSET_DAG_FILE.format(source=str(source), work=str(self.work / "asset_out"), end_file=str(self.end_file))
         )
         self.consumers = AssetConsumers(self.work, dags)
-        if metadata_url:  # the same components, one by one, on PostgreSQL (AirflowCluster with one scheduler)
-            self.airflow = AirflowCluster(
-                knit_home=home, port=free_port(), image_maps=[self.image_map], dags_folder=dags,
-                metadata_url=metadata_url, schedulers=1,
-            )  # fmt: skip
-        else:
-            self.airflow = Standalone(knit_home=home, port=free_port(), image_maps=[self.image_map], dags_folder=dags)
+        where = {"knit_home": home, "port": free_port(), "image_maps": [self.image_map], "dags_folder": dags}
+        # on PostgreSQL: the same components, one by one (AirflowCluster with one scheduler)
+        self.airflow: Standalone = (
+            AirflowCluster(**where, metadata_url=metadata_url, schedulers=1) if metadata_url else Standalone(**where)
+        )
         self.knit = Knit.open(home=home)
         self.starter: AirflowApiDispatcher | None = None  # None: the generator alone starts the Runs
         self.plan_ids: list[str] = []
