@@ -38,7 +38,13 @@ def test_a_program_that_fails_twice_ends_done_after_three_attempts(airflow, knit
     (output,) = shown["outputs"]
     assert sorted(p.name for p in knit.store.path(output["knitId"]).iterdir()) == ["attempt-3.txt"]
     dag_id = plan_dag_id("knit-e2e/sh:1.0", plan_id)
-    ti = airflow.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{dagrun_id(run['runId'])}/taskInstances/run")
+    ti_url = f"/api/v2/dags/{dag_id}/dagRuns/{dagrun_id(run['runId'])}/taskInstances/run"
+    # The catalog marks the Run done inside the task; Airflow records the task's end just after it returns.
+    ti = wait_until(
+        lambda: (t := airflow.api("GET", ti_url))["state"] not in ("running", "queued", None) and t,
+        timeout=60,
+        what="the task instance ended",
+    )
     assert ti["try_number"] == 3 and ti["state"] == "success", "each attempt was a try of the task"
 
 
