@@ -6,7 +6,8 @@ Airflow's asset and event ids (the Data page links to them). ``on_starting`` in 
 deliveries a crash left unconfirmed: each is looked up among Airflow's asset events and confirmed, or queued to be
 sent again, so a restart neither loses nor repeats an event; the running triggerer does the same every
 ``SETTLE_EVERY_S`` for deliveries sent ``LOST_AFTER_MS`` ago (Airflow drops an event whose trigger is being
-re-created after a DAG parse).
+re-created after a DAG parse). A Run's task's outlet event is announced in the api-server, which has no session
+of ours to follow: it is looked up once committed.
 """
 
 from __future__ import annotations
@@ -99,6 +100,26 @@ def _confirm(uri: str, knit_id: str, asset_id: int | None, event_id: int | None)
         log.exception("could not confirm the asset event of Knit Data %s on %s", knit_id, uri)
 
 
+#: how long a task's outlet event may take to be committed after Airflow announced it (3.3 announces it after
+#: the commit; older versions inside the transaction)
+COMMIT_WAIT_S = 10.0
+
+
+def _confirm_when_committed(uri: str, knit_id: str) -> None:
+    """Confirm a task's outlet event once Airflow's transaction holding it committed (looked up in a session of our
+    own: the one registering the event is the execution API's, not the scoped one). Not found in time, the
+    triggerer's settlement confirms it or queues it again."""
+    deadline = time.monotonic() + COMMIT_WAIT_S
+    while True:
+        found = in_airflow(uri, [knit_id], latest=20)
+        if knit_id in found:
+            _confirm(uri, knit_id, *found[knit_id])
+            return
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.2)
+
+
 def _ids_in_session(session: Any, uri: str, knit_id: str) -> tuple[int | None, int | None]:
     """Airflow's asset id and the (flushed, not yet committed) event's id."""
     from airflow.models.asset import AssetEvent, AssetModel
@@ -119,8 +140,11 @@ def _ids_in_session(session: Any, uri: str, knit_id: str) -> tuple[int | None, i
     return asset_id, event_id
 
 
-def in_airflow(uri: str, knit_ids: Sequence[str]) -> dict[str, tuple[int | None, int | None]]:
-    """Which of these Data Airflow holds an asset event for on the asset ``uri`` (with the asset and event ids)."""
+def in_airflow(
+    uri: str, knit_ids: Sequence[str], *, latest: int | None = None
+) -> dict[str, tuple[int | None, int | None]]:
+    """Which of these Data Airflow holds an asset event for on the asset ``uri`` (with the asset and event ids),
+    among all its events or its ``latest`` ones."""
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
@@ -130,9 +154,10 @@ def in_airflow(uri: str, knit_ids: Sequence[str]) -> dict[str, tuple[int | None,
         asset_id = session.scalar(select(AssetModel.id).where(AssetModel.uri == uri))
         if asset_id is None:
             return {}
-        for event_id, extra in session.execute(
-            select(AssetEvent.id, AssetEvent.extra).where(AssetEvent.asset_id == asset_id)
-        ):
+        events = select(AssetEvent.id, AssetEvent.extra).where(AssetEvent.asset_id == asset_id)
+        if latest is not None:
+            events = events.order_by(AssetEvent.id.desc()).limit(latest)
+        for event_id, extra in session.execute(events):
             knit_id = _knit_id(extra)
             if knit_id in wanted:
                 found[knit_id] = (asset_id, event_id)
@@ -160,6 +185,9 @@ class KnitAssetListener:
         uri = getattr(asset_event.asset, "uri", "")
         knit_id = _knit_id(asset_event.extra)
         if knit_id is None or AssetSpec.from_uri(uri) is None:
+            return
+        if getattr(asset_event, "source_task_id", None):  # a Run's task's outlet event, in the api-server
+            _worker.submit(functools.partial(_confirm_when_committed, uri, knit_id))
             return
         try:
             from airflow import settings

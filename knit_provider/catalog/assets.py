@@ -23,7 +23,7 @@ from knit_provider.catalog.models import (
     data_tags_t,
     runs_t,
 )
-from knit_provider.catalog.tagstore import lookup_tag_ids
+from knit_provider.catalog.tagstore import lookup_tag_ids, tags_of_data
 from knit_provider.core.lifecycle import RunStatus
 from knit_provider.core.tags import Tag
 from knit_provider.core.timefmt import now_ms
@@ -144,6 +144,67 @@ def claim(conn: Connection, watch: Watch, tags: Sequence[Tag], *, head: int, lim
         .values(position=head, updated_at=now)
     )
     return claimed
+
+
+def claim_for_task(conn: Connection, knit_ids: Sequence[str]) -> list[tuple[str, str]]:
+    """Claim, for the task of the Run that made them, the deliveries its usable output Data owe: ``(uri, knit_id)``
+    per watched KnitAsset, recorded ``sent`` in the write that made them usable, so no watcher claims them too.
+
+    One Data per asset (a task sends one event per asset); any other Data of the Run the asset owes stays in the
+    feed for the asset's watcher. Called in the Run's final write, after the Data entered the feed."""
+    watched = conn.execute(
+        select(asset_watches_t.c.asset_key, asset_watches_t.c.uri, asset_watches_t.c.tags).order_by(
+            asset_watches_t.c.name
+        )
+    ).all()
+    if not watched or not knit_ids:
+        return []
+    seqs = dict(
+        conn.execute(
+            select(asset_feed_t.c.knit_id, func.max(asset_feed_t.c.seq))
+            .where(asset_feed_t.c.knit_id.in_(list(knit_ids)))
+            .group_by(asset_feed_t.c.knit_id)
+        ).all()
+    )  # only the usable Data entered the feed
+    if not seqs:
+        return []
+    carried = {knit_id: {str(t) for t in tags} for knit_id, tags in tags_of_data(conn, sorted(seqs)).items()}
+    sent = set(
+        conn.execute(
+            select(asset_deliveries_t.c.asset_key, asset_deliveries_t.c.knit_id).where(
+                asset_deliveries_t.c.knit_id.in_(list(seqs))
+            )
+        ).all()
+    )
+    now = now_ms()
+    claimed: list[tuple[str, str]] = []
+    rows = []
+    for asset_key, uri, tags in watched:
+        wanted = set(tags)
+        owed = [k for k in sorted(seqs, key=seqs.get) if wanted <= carried[k] and (asset_key, k) not in sent]
+        if owed:
+            claimed.append((uri, owed[0]))
+            rows.append({"asset_key": asset_key, "knit_id": owed[0], "seq": seqs[owed[0]], "state": SENT,
+                         "sent_at": now})  # fmt: skip
+    bulk_insert(conn, asset_deliveries_t, rows)
+    return claimed
+
+
+def still_sent(conn: Connection, claims: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The task's claims still ``sent`` (none was settled meanwhile as lost and queued again), stamped sent now:
+    its task is about to hand their events to Airflow."""
+    kept = []
+    for uri, knit_id in claims:
+        key = select(asset_watches_t.c.asset_key).where(asset_watches_t.c.uri == uri).scalar_subquery()
+        done = conn.execute(
+            update(asset_deliveries_t)
+            .where(asset_deliveries_t.c.asset_key == key, asset_deliveries_t.c.knit_id == knit_id)
+            .where(asset_deliveries_t.c.state == SENT)
+            .values(sent_at=now_ms())
+        )
+        if done.rowcount:
+            kept.append((uri, knit_id))
+    return kept
 
 
 def resend_due(conn: Connection, asset_key: str, *, limit: int) -> list[Claimed]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -117,3 +118,10 @@ def airflow_base_path() -> str:
     """The path Airflow is served under (``[api] base_url``, e.g. ``/airflow``; ``""`` at the root): the links
     Knit writes into Airflow (extra links, DagRun notes, the plugin's views) start with it."""
     return web_path(airflow_conf().get("api", "base_url", fallback=""))
+
+
+def data_page_url_maker() -> Callable[[str], str]:
+    """Links from an asset event back to the Data's page in the Knit UI (``[api] base_url`` + ``/knit/data/ID``),
+    with the configuration read once."""
+    base = (airflow_conf().get("api", "base_url", fallback="") or "").rstrip("/")
+    return lambda knit_id: f"{base}/knit/data/{knit_id}"

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator, Context
+from airflow.sdk import Asset, BaseOperator, Context
 from airflow.sdk.exceptions import AirflowException
 
 from knit_provider.core.airflow_names import run_id_of_dagrun
 from knit_provider.core.errors import Conflict
 from knit_provider.core.lifecycle import RunStatus
 from knit_provider.hooks.dagruns import TaskDispatcher
-from knit_provider.hooks.knit import KnitHook
+from knit_provider.hooks.knit import KnitHook, data_page_url_maker
 from knit_provider.listeners.publish import publish
 from knit_provider.operators.lineage import KnitRunLineage
 from knit_provider.operators.links import KnitRunLink
+from knit_provider.service import assets
+from knit_provider.service.assets import AssetSpec
 from knit_provider.service.context import Knit
 from knit_provider.service.dispatching import status_of
 from knit_provider.service.execution import Assignment, Ending, run_program, start_attempt
@@ -53,8 +55,8 @@ class KnitRunLifecycle(KnitRunLineage):
     parsed_settings: KnitSettings | None = None
 
     def execute(self, context: Context) -> dict[str, Any]:
-        # The Plan DAG's outlets (KnitAssets) draw Airflow's asset graph; their events come from the assets'
-        # watchers, one per Data with its knit id, so the task itself emits none.
+        # The Plan DAG's outlets (KnitAssets) draw Airflow's asset graph; the task emits only the events of its own
+        # outputs, one per watched KnitAsset with its knit id (``emit_asset_events``), never a bare one per outlet.
         self.outlets = []
         run_id = self.knit_run_id or run_id_of_dagrun(context["dag_run"].run_id)
         if not run_id:
@@ -64,6 +66,7 @@ class KnitRunLifecycle(KnitRunLineage):
         downstream = TaskDispatcher(redispatch_after_s=settings.redispatch_after_s)
         with hook.get_conn() as knit:
             knit.dispatcher = downstream  # the Runs this Run's outputs cause start at once
+            knit.outlet_claims = []  # and the KnitAsset events of its outputs go with the task's success
             try:
                 try:
                     attempt = start_attempt(knit, run_id, hooks=settings.hooks)
@@ -77,6 +80,10 @@ class KnitRunLifecycle(KnitRunLineage):
                 )
             finally:  # the Run's status changes go to its lifecycle hooks and listeners now, whatever happened
                 after_run(knit, settings.hooks, run_id, publish=publish)
+            if ending.status is RunStatus.DONE and knit.outlet_claims:
+                self.emit_asset_events(
+                    context, assets.task_outlet_events(knit, knit.outlet_claims, data_page_url_maker())
+                )
         summary = {
             "knit_run_id": run_id,
             "status": ending.status.value,
@@ -93,6 +100,22 @@ class KnitRunLifecycle(KnitRunLineage):
                 f"Knit Run {run_id} {ending.status.value}: exit {ending.exit_code}: {ending.message}"
             )
         return summary
+
+    def emit_asset_events(self, context: Context, events: list[tuple[AssetSpec, dict]]) -> None:
+        """Hand the KnitAsset events of this Run's outputs to Airflow as the task's outlet events: registered as the
+        task succeeds, so a DAG scheduled on the KnitAsset starts as soon as one on a plain Asset would. Each event's
+        extra carries the Data under ``payload``, as a watcher's does. Were the task to die before Airflow got them,
+        the triggerer's settlement queues them for the assets' watchers again (``service.assets``)."""
+        outlets = []
+        for spec, extra in events:
+            asset = Asset(name=spec.name, uri=spec.uri, group="knit")  # the KnitAsset's name and URI
+            context["outlet_events"][asset].extra = {"payload": extra}
+            outlets.append(asset)
+        self.outlets = outlets
+        if outlets:
+            self.log.info(
+                "asset events of the outputs: %s", ", ".join(f"{e['knit_id']} on {s.name}" for s, e in events)
+            )
 
     def retries_left(self, context: Context) -> int:
         """Attempts Airflow will still make after this one (the task's retries are the Plan's, set by its DAG)."""

@@ -4,7 +4,9 @@ still to deliver, and the record of what Airflow received.
 A usable Data (its Run done) is one asset event for every KnitAsset whose tags it carries, delivered once. The
 catalog records each delivery (``catalog.assets``): ``sent`` when the trigger hands it to Airflow, ``delivered`` when
 Airflow committed the event (the plugin's listener confirms it), so a restart of the triggerer, or of all of
-Airflow, resends only what Airflow never received, and nothing twice.
+Airflow, resends only what Airflow never received, and nothing twice. A Run's own task claims the deliveries of its
+outputs in the Run's final write and sends them as its outlet events (``task_outlet_events``); the watchers deliver
+every other usable Data (uploads, tag changes, Runs ended by reconciliation).
 """
 
 from __future__ import annotations
@@ -110,6 +112,29 @@ def due_events(knit: Knit, spec: AssetSpec, *, head: int, data_url: Callable[[st
     with read_tx(knit.engine) as conn:
         details = data_details(conn, ids)
     return [event_extra(detail, data_url) for detail in details]
+
+
+def task_outlet_events(
+    knit: Knit, claims: Sequence[tuple[str, str]], data_url: Callable[[str], str] | None = None
+) -> list[tuple[AssetSpec, dict]]:
+    """The asset events a Run's task hands to Airflow as its outlet events, one per KnitAsset its outputs were
+    claimed for (``Knit.outlet_claims``): ``(spec, extra)``, the extra as a watcher's event payload.
+
+    Sent by the task as it succeeds, the event reaches Airflow as fast as any task's outlet event (a watcher's waits
+    for the triggerer's next round). A claim settled meanwhile as lost (queued for its watcher again) is left out,
+    and the others are stamped sent now, so settlement gives the task's report to Airflow its full grace."""
+    with write_tx(knit.engine) as conn:
+        kept = catalog_assets.still_sent(conn, claims)
+    if not kept:
+        return []
+    with read_tx(knit.engine) as conn:
+        details = {d["knitId"]: d for d in data_details(conn, sorted({k for _, k in kept}))}
+    found = []
+    for uri, knit_id in kept:
+        spec = AssetSpec.from_uri(uri)
+        if spec is not None and knit_id in details:
+            found.append((spec, event_extra(details[knit_id], data_url)))
+    return found
 
 
 def event_extra(detail: dict, data_url: Callable[[str], str] | None = None) -> dict:

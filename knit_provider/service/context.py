@@ -65,6 +65,9 @@ class Knit:
     #: Who writes through this handle (the OS user of a local ``knit``, the Airflow user of a request), recorded on
     #: the Runs its writes create or change; set by each entry point like the dispatcher (``catalog.causes``).
     actor: str | None = None
+    #: Set to a list by a Run's task that hands the KnitAsset events of its own outputs to Airflow as its outlet
+    #: events: the Run's final write claims those deliveries into it (``service.assets.task_outlet_events``).
+    outlet_claims: list[tuple[str, str]] | None = None
 
     @classmethod
     def open(

@@ -16,6 +16,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from knit_provider.catalog import assets as catalog_assets
 from knit_provider.catalog import dispatch as catalog_dispatch
 from knit_provider.catalog import plans as catalog_plans
 from knit_provider.catalog import runs as catalog_runs
@@ -190,6 +191,8 @@ def conclude(knit: Knit, run_id: str, *, exit_code: int, message: str, retries_l
                 catalog_runs.record_attempt(conn, run_id, now_ms())
             created = catalog_runs.finalize(conn, run_id) if status in HELD else []
         ended = catalog_runs.require_run(conn, run_id)
+        if knit.outlet_claims is not None and ended["status"] == S.DONE.value:
+            knit.outlet_claims += catalog_assets.claim_for_task(conn, catalog_runs.outputs_of(conn, run_id))
     for knit_id in discarded:
         knit.store.delete(knit_id)
     knit.runs_waiting(created)

@@ -18,11 +18,11 @@ from typing import Any
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 from asgiref.sync import sync_to_async
 
-from knit_provider.hooks.knit import KnitHook
+from knit_provider.hooks.knit import KnitHook, data_page_url_maker
 from knit_provider.service import assets
 from knit_provider.service.assets import AssetSpec
 from knit_provider.service.context import Knit
-from knit_provider.version_compat import airflow_conf, asset_trigger_event_type
+from knit_provider.version_compat import asset_trigger_event_type
 
 #: an asset event that carries a partition key (newer Airflow): one DagRun per Data for partitioned consumers;
 #: None on Airflow 3.1-3.3, where a watcher's event has no partition key and Airflow batches them
@@ -127,7 +127,7 @@ class KnitAssetTrigger(BaseEventTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = KnitHook(self.knit_conn_id)
         settings = await sync_to_async(lambda: hook.settings)()
-        data_url = await sync_to_async(_data_url_maker)()
+        data_url = await sync_to_async(data_page_url_maker)()
         knit = await asyncio.to_thread(settings.open_knit, migrate=False)
         url = settings.effective_catalog_url
         feed = _SharedFeed.join(url, knit, settings.poll_interval_s)
@@ -146,10 +146,3 @@ class KnitAssetTrigger(BaseEventTrigger):
         finally:
             feed.leave(url)
             knit.close()
-
-
-def _data_url_maker():
-    """Links back from an asset event to the Data's page in the Knit UI (``[api] base_url`` + ``/knit/data/ID``)."""
-
-    base = (airflow_conf().get("api", "base_url", fallback="") or "").rstrip("/")
-    return lambda knit_id: f"{base}/knit/data/{knit_id}"

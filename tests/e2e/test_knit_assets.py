@@ -28,7 +28,9 @@ BURST = AssetSpec.of(["e2e:asset-burst", "project:assets"])
 @pytest.fixture(scope="module")
 def asset_dags(airflow: Standalone, e2e_dags: Path) -> None:
     shutil.copy(DAG_FILE, e2e_dags / DAG_FILE.name)
-    airflow.wait_for_dags(["knit_e2e_asset_consumer", "knit_e2e_push", "knit_e2e_sensor"], timeout=120)
+    airflow.wait_for_dags(
+        ["knit_e2e_asset_consumer", "knit_e2e_run_output_consumer", "knit_e2e_push", "knit_e2e_sensor"], timeout=120
+    )
 
 
 def push(knit: Knit, where: Path, *tags: str) -> str:
@@ -63,8 +65,8 @@ def xcom(airflow: Standalone, dag_id: str, run_id: str, task_id: str):
     return airflow.api("GET", path)["value"]
 
 
-def consumed(airflow: Standalone) -> list[tuple[str, str]]:
-    log = airflow.knit_home / "consumed.log"
+def consumed(airflow: Standalone, log_name: str = "consumed.log") -> list[tuple[str, str]]:
+    log = airflow.knit_home / log_name
     return [tuple(line.split()) for line in log.read_text().splitlines()] if log.exists() else []
 
 
@@ -94,6 +96,39 @@ def test_a_dag_on_a_knit_asset_gets_each_matching_data_once_across_a_triggerer_c
     assert payload["plan"] == "knit#uploaded" and payload["data_url"].endswith(f"/knit/data/{pushed[0]}")
     by_id = {d["knit_id"]: d for d in assets.deliveries_to(knit, BURST)}
     assert by_id[pushed[0]]["airflow_event_id"] == first["id"] and by_id[pushed[0]]["airflow_asset_id"] == asset["id"]
+
+
+RUN_OUT = AssetSpec.of(["e2e:asset-run-out"])
+
+
+def test_a_runs_outputs_reach_a_dag_on_their_knit_asset_as_the_runs_task_outlet_events_once_each(
+    airflow: Standalone, knit: Knit, asset_dags, apply_plan, tmp_path
+) -> None:
+    """The Run's task sends the events of its outputs itself (as any producer task does), confirmed in the catalog;
+    the KnitAsset's watcher sends none of them again."""
+    wait_until(lambda: RUN_OUT.key in {w["asset_key"] for w in assets.watches(knit)}, 120, "the watcher up")
+    plan_id = apply_plan(sh_plan("e2e:asset-run-in", "e2e:asset-run-out", "cp -r /in/x/. /out/y/"))
+    sources = [push(knit, tmp_path / f"r{i}", "e2e:asset-run-in") for i in range(3)]
+
+    def outputs() -> list[str] | None:
+        found = [r for r in runs_of(knit, plan_id) if r["status"] == "done"]
+        return [r["outputs"][0]["knitId"] for r in found] if len(found) == len(sources) else None
+
+    made = wait_until(outputs, 180, "the three Runs done")
+    log = "consumed-run-outputs.log"
+    wait_until(lambda: {k for k, _ in consumed(airflow, log)} >= set(made), 120, "every output consumed")
+    wait_until(lambda: all(d["state"] == "delivered" for d in assets.deliveries_to(knit, RUN_OUT)), 30, "confirmed")
+    assert sorted(k for k, _ in consumed(airflow, log)) == sorted(made), "each output once"
+    (asset,) = airflow.api("GET", "/api/v2/assets?uri_pattern=e2e%253Aasset-run-out")["assets"]
+    events = airflow.api("GET", f"/api/v2/assets/events?asset_id={asset['id']}&limit=100")["asset_events"]
+    assert sorted(e["extra"]["payload"]["knit_id"] for e in events) == sorted(made), "one event per output"
+    dag_id = plan_dag_id("knit-e2e/sh:1.0", plan_id)
+    assert {(e["source_dag_id"], e["source_task_id"]) for e in events} == {(dag_id, "run")}, "sent by the Runs' task"
+    by_id = {d["knit_id"]: d for d in assets.deliveries_to(knit, RUN_OUT)}
+    assert {by_id[e["extra"]["payload"]["knit_id"]]["airflow_event_id"] for e in events} == {e["id"] for e in events}
+    assert all(
+        e["extra"]["payload"]["data_url"].endswith("/knit/data/" + e["extra"]["payload"]["knit_id"]) for e in events
+    )
 
 
 def test_a_classic_task_pushes_data_that_start_a_plans_run_with_the_task_as_lineage_root(

@@ -137,3 +137,61 @@ def test_consumers_read_every_knit_id_of_a_batch_once() -> None:
 
     events = [Event({"from_trigger": True, "payload": {"knit_id": k}}) for k in ("a", "b", "a")]
     assert assets.knit_ids_of_events(events + [Event({}), {"knit_id": "c"}]) == ["a", "b", "c"]
+
+
+TRAIN = (
+    "image: repo/train:1\ninputs: [{path: /in/d, tags: ['type:dataset']}]\n"
+    "outputs: [{path: /out/m, tags: ['type:model', 'project:p']}, {path: /out/n, tags: ['type:model', 'project:p']}]\n"
+)
+
+
+def test_a_runs_task_claims_its_outputs_events_in_the_runs_final_write_and_the_watcher_the_rest(knit, make_dir) -> None:
+    """The Run's task sends one event per watched asset as its outlet event; the watcher never sends that Data
+    again, and sends the Run's other matching output itself (a task has one event per asset)."""
+    broad = AssetSpec.of(["type:model"])
+    unrelated = AssetSpec.of(["type:report"])
+    for spec in (MODEL, broad, unrelated):
+        assets.start_watch(knit, spec)
+    plans.apply(knit, TRAIN)
+    push(knit, make_dir, "type:dataset")
+    (run,) = runs.find(knit, statuses=["waiting"])
+    knit.outlet_claims = []
+    finished = finish(knit, run["runId"])
+    first, second = sorted(
+        (o["knitId"] for o in finished["outputs"]), key=lambda k: data.show(knit, k)["upstream"]["mountpoint"]["path"]
+    )
+    claimed = knit.outlet_claims
+    assert [uri for uri, _ in claimed] == [MODEL.uri, broad.uri], "one claim per watched asset, none for the other"
+    assert {k for _, k in claimed} <= {first, second}
+    events = assets.task_outlet_events(knit, claimed, lambda k: f"/knit/data/{k}")
+    assert [(spec, extra["knit_id"]) for spec, extra in events] == [(AssetSpec.from_uri(u), k) for u, k in claimed]
+    assert events[0][1]["run_id"] == run["runId"] and events[0][1]["data_url"] == f"/knit/data/{claimed[0][1]}"
+    for spec in (MODEL, broad):
+        task_sent = dict((AssetSpec.from_uri(u), k) for u, k in claimed)[spec]
+        assert owed(knit, spec) == [k for k in (first, second) if k != task_sent], "the watcher sends only the rest"
+        assert owed(knit, spec) == []
+    assert owed(knit, unrelated) == []
+
+
+def test_a_task_claim_settled_as_lost_is_left_to_the_watcher_and_not_sent_by_the_task(knit, make_dir) -> None:
+    assets.start_watch(knit, MODEL)
+    plans.apply(knit, TRAIN.replace(", {path: /out/n, tags: ['type:model', 'project:p']}", ""))
+    push(knit, make_dir, "type:dataset")
+    (run,) = runs.find(knit, statuses=["waiting"])
+    knit.outlet_claims = []
+    finished = finish(knit, run["runId"])
+    (output,) = [o["knitId"] for o in finished["outputs"]]
+    assert knit.outlet_claims == [(MODEL.uri, output)]
+    assert assets.settle_unconfirmed(knit, lambda uri, ids: {}, in_flight_ms=-1000) == {"confirmed": 0, "resend": 1}
+    assert assets.task_outlet_events(knit, knit.outlet_claims) == [], "queued again: the watcher's now"
+    assert owed(knit) == [output], "sent once, by the watcher"
+
+
+def test_a_run_ended_without_its_task_claims_nothing_and_the_watcher_delivers(knit, make_dir) -> None:
+    assets.start_watch(knit, MODEL)
+    plans.apply(knit, TRAIN)
+    push(knit, make_dir, "type:dataset")
+    (run,) = runs.find(knit, statuses=["waiting"])
+    finished = finish(knit, run["runId"])  # outlet_claims None: a Run concluded elsewhere (reconciliation, tests)
+    assert knit.outlet_claims is None
+    assert sorted(owed(knit)) == sorted(o["knitId"] for o in finished["outputs"])

@@ -1,4 +1,5 @@
-"""Classic DAGs around Knit Data, for the end-to-end tests: a consumer scheduled on a KnitAsset, a DAG whose tasks
+"""Classic DAGs around Knit Data, for the end-to-end tests: consumers scheduled on KnitAssets (of pushed Data, and
+of a Plan's outputs), a DAG whose tasks
 push Knit Data (an operator, and the hook on an ObjectStoragePath), and one that waits for Knit Data and pulls it."""
 
 from __future__ import annotations
@@ -19,23 +20,28 @@ START = datetime(2024, 1, 1, tzinfo=UTC)
 HOME = KnitHook().settings.knit_home
 
 
-@dag(
-    dag_id="knit_e2e_asset_consumer",
-    schedule=[KnitAsset(tags=["e2e:asset-burst", "project:assets"])],
-    start_date=START,
-    catchup=False,
-    is_paused_upon_creation=False,
-    max_active_runs=16,
-)
-def asset_consumer():
-    @task
-    def consume(*, triggering_asset_events=None, dag_run=None) -> list[str]:
-        received = knit_ids(triggering_asset_events)
-        with (HOME / "consumed.log").open("a") as log:
-            log.writelines(f"{knit_id} {dag_run.run_id}\n" for knit_id in received)
-        return received
+def asset_consumer(dag_id: str, tags: list[str], log_name: str):
+    """A DAG scheduled on the KnitAsset of ``tags``, writing each knit id it gets (and its DagRun) to ``log_name``."""
 
-    consume()
+    @dag(
+        dag_id=dag_id,
+        schedule=[KnitAsset(tags=tags)],
+        start_date=START,
+        catchup=False,
+        is_paused_upon_creation=False,
+        max_active_runs=16,
+    )
+    def consumer():
+        @task
+        def consume(*, triggering_asset_events=None, dag_run=None) -> list[str]:
+            received = knit_ids(triggering_asset_events)
+            with (HOME / log_name).open("a") as log:
+                log.writelines(f"{knit_id} {dag_run.run_id}\n" for knit_id in received)
+            return received
+
+        consume()
+
+    return consumer()
 
 
 @dag(dag_id="knit_e2e_push", schedule=None, start_date=START, catchup=False, is_paused_upon_creation=False)
@@ -66,6 +72,7 @@ def waiter():
     wait >> pull
 
 
-asset_consumer()
+asset_consumer("knit_e2e_asset_consumer", ["e2e:asset-burst", "project:assets"], "consumed.log")
+asset_consumer("knit_e2e_run_output_consumer", ["e2e:asset-run-out"], "consumed-run-outputs.log")
 pusher()
 waiter()
