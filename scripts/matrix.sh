@@ -13,6 +13,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# --install-only: make the virtualenvs and stop (.ci/run does it in the background while the main suite runs);
+# --installed: use the virtualenvs as they are
+MODE=all
+case "${1:-}" in --install-only|--installed) MODE=${1#--}; shift ;; esac
 VERSIONS=("$@")
 if [ ${#VERSIONS[@]} -eq 0 ]; then  # pyproject.toml's [tool.knit] airflow-tested, but the main suite's minor version
   mapfile -t VERSIONS < <(.venv/bin/python - <<'TESTED'
@@ -46,7 +50,8 @@ CHECK
 # the installs download in parallel (the network, not the 2 cores, is what they wait on); the Debian packages the
 # tests need are scripts/setup.sh --for-tests' (scripts/test.sh has run it)
 pids=()
-for version in "${VERSIONS[@]}"; do
+[ "$MODE" = installed ] && VERSIONS_TO_INSTALL=() || VERSIONS_TO_INSTALL=("${VERSIONS[@]}")
+for version in "${VERSIONS_TO_INSTALL[@]}"; do
   install "$version" > "/tmp/knit-matrix-install-$version.log" 2>&1 &
   pids+=($!)
 done
@@ -57,6 +62,7 @@ for i in "${!pids[@]}"; do
     exit 1
   fi
 done
+if [ "$MODE" = install-only ]; then echo "matrix: Airflow ${VERSIONS[*]} installed"; exit 0; fi
 
 SUBSET=(
   tests/unit
