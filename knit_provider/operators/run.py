@@ -81,9 +81,12 @@ class KnitRunLifecycle(KnitRunLineage):
             finally:  # the Run's status changes go to its lifecycle hooks and listeners now, whatever happened
                 after_run(knit, settings.hooks, run_id, publish=publish)
             if ending.status is RunStatus.DONE and knit.outlet_claims:
-                self.emit_asset_events(
-                    context, assets.task_outlet_events(knit, knit.outlet_claims, data_page_url_maker())
-                )
+                try:
+                    events = assets.task_outlet_events(knit, knit.outlet_claims, data_page_url_maker())
+                except Exception:  # the Run is done: its claims, never sent, go to the watchers after settlement
+                    self.log.exception("the asset events of the outputs are left to the KnitAssets' watchers")
+                    events = []
+                self.emit_asset_events(context, events)
         summary = {
             "knit_run_id": run_id,
             "status": ending.status.value,
