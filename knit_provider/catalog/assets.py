@@ -179,9 +179,10 @@ def claim_for_task(conn: Connection, knit_ids: Sequence[str]) -> list[tuple[str,
     now = now_ms()
     claimed: list[tuple[str, str]] = []
     rows = []
+    in_feed_order = sorted(seqs, key=seqs.get)
     for asset_key, uri, tags in watched:
         wanted = set(tags)
-        owed = [k for k in sorted(seqs, key=seqs.get) if wanted <= carried[k] and (asset_key, k) not in sent]
+        owed = [k for k in in_feed_order if wanted <= carried[k] and (asset_key, k) not in sent]
         if owed:
             claimed.append((uri, owed[0]))
             rows.append({"asset_key": asset_key, "knit_id": owed[0], "seq": seqs[owed[0]], "state": SENT,

@@ -21,10 +21,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from knit_provider.hooks.dagruns import TaskDispatcher
-from knit_provider.hooks.knit import KnitHook
+from knit_provider.hooks.knit import KnitHook, airflow_base_url
 from knit_provider.service import data as service_data
 from knit_provider.service.task_data import TaskOrigin, push_from_task
-from knit_provider.version_compat import airflow_conf
 
 #: pushes made so far by each task instance try, numbering the default push keys ("1", "2", ...)
 _PUSH_COUNTS: dict[tuple, int] = {}
@@ -43,7 +42,7 @@ def task_instance_url(dag_id: str, dagrun_id: str, task_id: str, map_index: int)
     """The task instance's page in Airflow's UI."""
     from urllib.parse import quote
 
-    base = (airflow_conf().get("api", "base_url", fallback="") or "").rstrip("/")
+    base = airflow_base_url()
     url = f"{base}/dags/{quote(dag_id, safe='')}/runs/{quote(dagrun_id, safe='')}/tasks/{quote(task_id, safe='')}"
     return url + (f"/mapped/{map_index}" if map_index >= 0 else "")
 

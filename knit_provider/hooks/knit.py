@@ -120,8 +120,14 @@ def airflow_base_path() -> str:
     return web_path(airflow_conf().get("api", "base_url", fallback=""))
 
 
+def airflow_base_url() -> str:
+    """``[api] base_url`` without its trailing ``/`` (``""`` when unset): the start of the absolute links Knit
+    leaves where Airflow's UI is not around them (asset event extras, upload origins)."""
+    return (airflow_conf().get("api", "base_url", fallback="") or "").rstrip("/")
+
+
 def data_page_url_maker() -> Callable[[str], str]:
     """Links from an asset event back to the Data's page in the Knit UI (``[api] base_url`` + ``/knit/data/ID``),
     with the configuration read once."""
-    base = (airflow_conf().get("api", "base_url", fallback="") or "").rstrip("/")
+    base = airflow_base_url()
     return lambda knit_id: f"{base}/knit/data/{knit_id}"
