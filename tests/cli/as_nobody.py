@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import knit_provider
 from knit_provider.service import Knit
 
 NOBODY = 65534
@@ -60,6 +61,25 @@ class NobodyShell:
 
 
 @contextmanager
+def _reachable_by_nobody(*paths: Path) -> Iterator[None]:
+    """Give ``nobody`` search permission (o+x, never read) on every ancestor of ``paths`` that lacks it, restoring
+    the modes afterwards: a checkout cloned under a private directory (``mktemp -d`` makes it 0700) would otherwise
+    keep ``nobody`` from the virtualenv's ``knit`` and the package it runs."""
+    changed: dict[Path, int] = {}
+    for path in paths:
+        for directory in path.absolute().parents:
+            mode = directory.stat().st_mode
+            if directory not in changed and not mode & 0o001:
+                changed[directory] = mode
+                directory.chmod(mode | 0o001)
+    try:
+        yield
+    finally:
+        for directory, mode in changed.items():
+            directory.chmod(mode)
+
+
+@contextmanager
 def nobody_shell(remote: tuple[str, str, str] | None = None) -> Iterator[NobodyShell]:
     """``remote`` = (url, username, password) of the test api-server; None: a local catalog in the workspace."""
     root = Path(tempfile.mkdtemp(prefix="knit-nobody-", dir="/tmp"))
@@ -73,6 +93,7 @@ def nobody_shell(remote: tuple[str, str, str] | None = None) -> Iterator[NobodyS
     else:
         env |= {"KNIT_REMOTE_URL": remote[0], "KNIT_AIRFLOW_USERNAME": remote[1], "KNIT_AIRFLOW_PASSWORD": remote[2]}
     try:
-        yield NobodyShell(root, env)
+        with _reachable_by_nobody(Path(sys.prefix) / "bin", Path(knit_provider.__file__)):
+            yield NobodyShell(root, env)
     finally:
         shutil.rmtree(root, ignore_errors=True)
