@@ -31,6 +31,9 @@ from knit_provider.storage.local import LocalStore
 TERMINAL = {"done", "failed", "invalidated"}
 #: a DagRun's state for a Run's end (a Run failed before it was dispatched has no DagRun)
 DAGRUN_STATE = {"done": {"success"}, "failed": {"failed", None}, "invalidated": {"success", "failed", None}}
+#: the DagRun's states for a Run a stop ended before any worker began its current attempt: none (never dispatched),
+#: an earlier attempt's (a retried Run stopped before its DagRun was cleared), or the stop as its task recorded it
+NO_WORKER_STATES = {"success", "failed", None}
 
 
 def stuck_runs(catalog: Connection) -> list[str]:
@@ -143,7 +146,9 @@ def dagrun_disagreements(
     runs = {
         r.run_id: r
         for r in catalog.execute(
-            select(runs_t.c.run_id, runs_t.c.status, runs_t.c.dispatched_at).where(runs_t.c.plan_id != UPLOAD_PLAN_ID)
+            select(runs_t.c.run_id, runs_t.c.status, runs_t.c.attempt_started_at).where(
+                runs_t.c.plan_id != UPLOAD_PLAN_ID
+            )
         )
     }
     for run_id, rows in dagruns.items():
@@ -154,7 +159,10 @@ def dagrun_disagreements(
     for run_id, run in runs.items():
         rows = dagruns.get(run_id, [])
         state = rows[0].state if rows else None
-        if run.status in DAGRUN_STATE and state not in DAGRUN_STATE[run.status]:
+        expected = DAGRUN_STATE.get(run.status)
+        if run.status in ("done", "failed") and run.attempt_started_at is None:
+            expected = NO_WORKER_STATES
+        if expected is not None and state not in expected:
             found.append(f"run {run_id} is {run.status} but its DagRun is {state or 'missing'}")
         allowed = 1 + (retries or {}).get(run_id, 0)
         tried = tries.get(f"knit__{run_id}") or 0

@@ -104,6 +104,9 @@ def start_attempt(knit: Knit, run_id: str, *, hooks: HookSettings | None = None)
         abandon(knit, run_id, "lost: a new attempt found the previous one still marked running; marked failed")
         status = S.FAILED
     if status is S.FAILED:
+        stopped = stopped_before_starting(knit, run_id)
+        if stopped is not None:
+            return stopped
         service_runs.retry(knit, run_id)
     if hooks is None or not hooks.active():
         return begin(knit, run_id)
@@ -111,6 +114,19 @@ def start_attempt(knit: Knit, run_id: str, *, hooks: HookSettings | None = None)
     env = before_starting(knit, hooks, run_id)
     assignment = begin(knit, run_id)
     return replace(assignment, env={**env, **assignment.env}) if env else assignment
+
+
+def stopped_before_starting(knit: Knit, run_id: str) -> Ending | None:
+    """The verdict of a failed Run that ``knit run stop --fail`` ended before any worker began its attempt, or None.
+
+    Its DagRun may still be queued from before the stop: that task must record the stop, not undo it by retrying
+    the Run as a cleared task does. ``knit run retry`` runs it again."""
+    with read_tx(knit.engine) as conn:
+        run = catalog_runs.require_run(conn, run_id)
+    if run["attempt_started_at"] is not None or run["exit_code"] != catalog_runs.EXIT_ABORTED[0]:
+        return None
+    message = f"{run['exit_message'] or 'aborted'} before it started; `knit run retry` runs it again"
+    return Ending(S.FAILED, run["exit_code"], message, [])
 
 
 def begin(knit: Knit, run_id: str) -> Assignment:

@@ -94,3 +94,38 @@ def test_done_logs_are_read_from_the_store(knit, make_dir) -> None:
     run_to_done(knit, run["runId"])
     with knit.engine.connect() as conn:
         assert invariants.done_logs(conn, knit.store.root) == [(run["runId"], f"ran {run['runId']}\n")]
+
+
+def airflow_tables(dagruns: dict[str, str]):
+    """Airflow's two tables the DagRun check reads, holding ``run id -> DagRun state`` (each task tried once)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine("sqlite://")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE dag_run (run_id TEXT, state TEXT, clear_number INTEGER)"))
+        conn.execute(text("CREATE TABLE task_instance (run_id TEXT, try_number INTEGER)"))
+        for run_id, state in dagruns.items():
+            conn.execute(text("INSERT INTO dag_run VALUES (:r, :s, 0)"), {"r": f"knit__{run_id}", "s": state})
+            conn.execute(text("INSERT INTO task_instance VALUES (:r, 1)"), {"r": f"knit__{run_id}"})
+    return engine
+
+
+def test_a_dagrun_that_ended_unlike_its_run_disagrees_unless_a_stop_ended_the_run_before_it_began(
+    knit, healthy, make_dir
+) -> None:
+    first, second = (r["runId"] for r in runs.find(knit, plan_ids=[healthy]))
+    data.push_dir(knit, make_dir("three"), ["t:raw"])
+    (never_dispatched,) = runs.find(knit, plan_ids=[healthy], statuses=["waiting"])
+    runs.stop(knit, never_dispatched["runId"], fail=True)  # failed by a stop while waiting: no DagRun
+    runs.retry(knit, second)  # its done DagRun is not cleared yet when a stop fails the retried Run
+    runs.stop(knit, second, fail=True)
+    metadata = airflow_tables({first: "failed", second: "success"})
+    with knit.engine.connect() as conn, metadata.connect() as airflow:
+        assert invariants.dagrun_disagreements(conn, airflow, retries={second: 1}) == [
+            f"run {first} is done but its DagRun is failed"
+        ]
+    metadata = airflow_tables({second: "success"})
+    with knit.engine.connect() as conn, metadata.connect() as airflow:
+        assert invariants.dagrun_disagreements(conn, airflow, retries={second: 1}) == [
+            f"run {first} is done but its DagRun is missing"
+        ]

@@ -127,6 +127,28 @@ def test_a_run_stopped_before_its_program_ends_keeps_the_stop(knit, chain) -> No
     assert (ending.status.value, ending.exit_code) == ("failed", 253), "the stop's verdict, not the kill's"
 
 
+def test_a_task_queued_before_a_stop_fail_records_the_stop_instead_of_retrying_the_run(knit, chain) -> None:
+    outputs = [o["knitId"] for o in runs.show(knit, chain["run"])["outputs"]]
+    runs.stop(knit, chain["run"], fail=True)  # waiting, its DagRun maybe queued already: failed at once
+    ending = execution.start_attempt(knit, chain["run"])  # that DagRun's task starts after the stop
+    assert isinstance(ending, execution.Ending), "the stop is recorded, not undone by a retry"
+    assert (ending.status.value, ending.exit_code) == ("failed", 253)
+    assert "knit run retry" in ending.message
+    run = runs.show(knit, chain["run"])
+    assert run["status"] == "failed" and [o["knitId"] for o in run["outputs"]] == outputs
+    runs.retry(knit, chain["run"])  # the user's own retry runs it again
+    assert isinstance(execution.start_attempt(knit, chain["run"]), execution.Assignment)
+
+
+def test_a_run_stopped_with_fail_while_running_is_retried_by_a_cleared_task(knit, chain) -> None:
+    assert isinstance(execution.start_attempt(knit, chain["run"]), execution.Assignment)
+    execution.started(knit, chain["run"])
+    runs.stop(knit, chain["run"], fail=True)
+    execution.conclude(knit, chain["run"], exit_code=137, message="killed by signal SIGKILL")
+    again = execution.start_attempt(knit, chain["run"])  # clearing the task in Airflow's UI
+    assert isinstance(again, execution.Assignment), "an attempt that ran is retried by a cleared task"
+
+
 def test_a_run_removed_meanwhile_is_a_conflict(knit, chain) -> None:
     run_through(knit, chain["run"], 1)
     runs.remove(knit, chain["run"])
