@@ -42,7 +42,10 @@ class KnitRunLifecycle(KnitRunLineage):
     """Mixed into an operator (before its Airflow base class), which implements :meth:`run_program`. Its lineage
     goes to OpenLineage when Airflow's OpenLineage provider is installed (``operators.lineage``).
 
-    A failed Run fails the task, so Airflow shows it; clearing the task in Airflow's UI retries the Run.
+    A failed Run fails the task, so Airflow shows it; clearing the task in Airflow's UI retries the Run. The Plan's
+    retries are the task's: a failed attempt with retries left raises for Airflow to retry it; a Run that failed for
+    good (no retries left, or a user's ``knit run stop --fail``) fails the task without a retry, which would start
+    the Run over.
     """
 
     plan_id: str
@@ -98,8 +101,8 @@ class KnitRunLifecycle(KnitRunLineage):
             raise AirflowException(
                 f"Knit Run {run_id}: attempt failed: exit {ending.exit_code}: {ending.message}; it will be retried"
             )
-        if ending.status is not RunStatus.DONE:
-            raise AirflowException(
+        if ending.status is not RunStatus.DONE:  # Knit decided: no retry of its task may start the Run over
+            raise AirflowFailException(
                 f"Knit Run {run_id} {ending.status.value}: exit {ending.exit_code}: {ending.message}"
             )
         return summary

@@ -328,7 +328,13 @@ def run_program(
             try:  # an object store's inputs are fetched to this machine (and kept while the program runs)
                 inputs.enter_context(knit.store.staged([p.knit_id for p in assignment.inputs]))
             except (KnitError, OSError) as err:
-                return conclude(knit, assignment.run_id, exit_code=EXIT_NOT_STAGED, message=staging_failed(err))
+                return conclude(
+                    knit,
+                    assignment.run_id,
+                    exit_code=EXIT_NOT_STAGED,
+                    message=staging_failed(err),
+                    retries_left=retries_left,
+                )
             result = runner.run(
                 request_for(assignment, log_path), on_start=lambda: started(knit, assignment.run_id), on_line=on_line
             )

@@ -60,3 +60,23 @@ def test_a_run_past_its_timeout_ends_failed_and_its_program_is_gone(airflow, kni
     assert failed["exit"] == {"code": 124, "message": "timed out after 3s"}
     left = subprocess.run(["pgrep", "-f", "sleep 62.5"], capture_output=True, text=True)
     assert left.stdout.strip() == "", "the program is gone"
+
+
+def test_a_run_stopped_with_fail_while_retries_are_left_stays_failed(airflow, knit, apply_plan, tmp_path) -> None:
+    plan_id = apply_plan(sh_plan("rc:stopped", "rc:stopped-out", "sleep 61.5") + "retries: {count: 2, delay: 1s}\n")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.txt").write_text("payload")
+    data.push_dir(knit, tmp_path / "src", ["rc:stopped"])
+    (run,) = wait_until(lambda: runs_of(knit, plan_id), timeout=30, what="the Run exists")
+    wait_until(lambda: runs.show(knit, run["runId"])["status"] == "running", timeout=120, what="the program runs")
+    runs.stop(knit, run["runId"], fail=True)
+    dag_id = plan_dag_id("knit-e2e/sh:1.0", plan_id)
+    ti_url = f"/api/v2/dags/{dag_id}/dagRuns/{dagrun_id(run['runId'])}/taskInstances/run"
+    ti = wait_until(
+        lambda: (t := airflow.api("GET", ti_url))["state"] in ("failed", "success", "up_for_retry") and t,
+        timeout=60,
+        what="the task instance ended",
+    )
+    assert (ti["state"], ti["try_number"]) == ("failed", 1), "the user's stop is not retried by Airflow"
+    shown = runs.show(knit, run["runId"])
+    assert (shown["status"], shown["attempt"], shown["exit"]["code"]) == ("failed", 1, 253)
