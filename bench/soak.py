@@ -18,7 +18,8 @@ Each program sleeps a moment, copies its input(s) and says ``ran <run id>`` once
 bench waits for every Run to end and checks (``knit_dev.invariants``): every satisfied combination has
 exactly one Run; nothing is stuck; every done Run's outputs are complete in the store; failed Runs say why; the
 catalog and Airflow's DagRuns agree (one DagRun per dispatched Run, ended as the Run did, its task tried once
-plus once per retry); no program ran twice in one attempt.
+plus once per retry); no program ran twice in one attempt; a stop is the Run's verdict, and no Run is retried
+but by a writer.
 
 Prints one JSON line: ``operations`` (done / refused per kind), ``runs`` (by status), ``violations`` (the total,
 target 0), ``invariants`` (violations per check), ``examples`` (a few lines of each violated check) and timings.
@@ -110,6 +111,7 @@ class Writers:
         operations = [self.push, self.tag, self.apply, self.stop, self.retry]
         weights = [45, 15, 3, 17, 20]
         with Knit.open(url=self.cluster.catalog_url, home=self.cluster.knit_home) as knit:
+            knit.actor = f"soak writer {number}"  # a retry no writer asked for has no actor (``retried_by_nobody``)
             step = 0
             while time.monotonic() < self.stop_at:
                 if in_flight(knit) > MAX_IN_FLIGHT:
@@ -261,10 +263,12 @@ def report(cluster: AirflowCluster, soaking: Writers, minutes: float, writers: i
                 )
             )
             logs = invariants.done_logs(conn, cluster.knit_home / "data")
+            retried = invariants.retried_by_nobody(conn)
     finally:
         catalog.dispose()
         metadata.dispose()
     checks["executed_twice"] = invariants.executed_more_than_once(logs)
+    checks["retried_by_nobody"] = retried
     checks["unexpected_errors"] = soaking.unexpected
     counts = {name: len(lines) for name, lines in checks.items()}
     return {

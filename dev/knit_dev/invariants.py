@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, select, text
 
+from knit_provider.catalog.causes import ABORT, RETRY, STOP
 from knit_provider.catalog.models import (
     UPLOAD_PLAN_ID,
     data_t,
@@ -171,6 +172,29 @@ def dagrun_disagreements(
     return found
 
 
+def stops_not_kept(catalog: Connection) -> list[str]:
+    """A user's stop is the Run's verdict: a Run whose last change by hand was ``knit run stop`` ended done, one
+    stopped with ``--fail`` ended failed (whatever its worker, a queued task or a crash did after)."""
+    verdicts = {STOP: "done", ABORT: "failed"}
+    rows = catalog.execute(
+        select(runs_t.c.run_id, runs_t.c.status, runs_t.c.action).where(runs_t.c.action.in_(list(verdicts)))
+    )
+    return [
+        f"run {r.run_id} was {'stopped' if r.action == STOP else 'stopped with --fail'} but is {r.status}"
+        for r in rows
+        if r.status in TERMINAL and r.status != verdicts[r.action]
+    ]
+
+
+def retried_by_nobody(catalog: Connection) -> list[str]:
+    """Runs whose last change by hand is a retry that no user asked for (no actor): a task started them over. Only
+    where every user's write names its actor (the soak's writers do) and nobody clears tasks in Airflow's UI."""
+    rows = catalog.execute(
+        select(runs_t.c.run_id).where(runs_t.c.action == RETRY, runs_t.c.action_actor.is_(None))
+    ).scalars()
+    return [f"run {run_id} was retried by no user" for run_id in rows]
+
+
 def executed_more_than_once(logs: Iterable[tuple[str, str]]) -> list[str]:
     """Programs that say ``ran <run id>`` once: a log (run id, text) saying it more often ran the program twice."""
     return [
@@ -209,6 +233,7 @@ def check_all(
         "unexplained_failures": unexplained_failures(catalog),
         "half_data": half_data(catalog, store_root),
         "missing_or_doubled_runs": missing_or_doubled_runs(catalog),
+        "stops_not_kept": stops_not_kept(catalog),
     }
     if metadata is not None:
         checks["catalog_airflow_disagree"] = dagrun_disagreements(catalog, metadata, retries=retries)

@@ -34,6 +34,7 @@ def healthy(knit, make_dir):
             "unexplained_failures": [],
             "half_data": [],
             "missing_or_doubled_runs": [],
+            "stops_not_kept": [],
         }
     return plan_id
 
@@ -129,3 +130,20 @@ def test_a_dagrun_that_ended_unlike_its_run_disagrees_unless_a_stop_ended_the_ru
         assert invariants.dagrun_disagreements(conn, airflow, retries={second: 1}) == [
             f"run {first} is done but its DagRun is missing"
         ]
+
+
+def test_a_stop_undone_by_a_task_is_found_and_so_is_its_retry_by_nobody(knit, healthy) -> None:
+    first, second = (r["runId"] for r in runs.find(knit, plan_ids=[healthy]))
+    knit.actor = "a user"
+    runs.retry(knit, first)
+    runs.stop(knit, first, fail=True)
+    runs.retry(knit, second)
+    with knit.engine.connect() as conn:
+        assert invariants.stops_not_kept(conn) == [] and invariants.retried_by_nobody(conn) == []
+    with knit.engine.begin() as conn:  # as if its task had ignored the stop and run the Run to the end
+        conn.execute(update(runs_t).where(runs_t.c.run_id == first).values(status="done"))
+    assert checks(knit)["stops_not_kept"] == [f"run {first} was stopped with --fail but is done"]
+    knit.actor = None  # a task's retry names no user
+    runs.retry(knit, first)
+    with knit.engine.connect() as conn:
+        assert invariants.retried_by_nobody(conn) == [f"run {first} was retried by no user"]
