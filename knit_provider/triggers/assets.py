@@ -16,12 +16,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
-from asgiref.sync import sync_to_async
 
 from knit_provider.hooks.knit import KnitHook, data_page_url_maker
 from knit_provider.service import assets
 from knit_provider.service.assets import AssetSpec
 from knit_provider.service.context import Knit
+from knit_provider.triggers.airflow_calls import ask_airflow
 from knit_provider.version_compat import asset_trigger_event_type
 
 #: an asset event that carries a partition key (newer Airflow): one DagRun per Data for partitioned consumers;
@@ -126,8 +126,8 @@ class KnitAssetTrigger(BaseEventTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = KnitHook(self.knit_conn_id)
-        settings = await sync_to_async(lambda: hook.settings)()
-        data_url = await sync_to_async(data_page_url_maker)()
+        settings = await ask_airflow(lambda: hook.settings)
+        data_url = await ask_airflow(data_page_url_maker)
         knit = await asyncio.to_thread(settings.open_knit, migrate=False)
         url = settings.effective_catalog_url
         feed = _SharedFeed.join(url, knit, settings.poll_interval_s)

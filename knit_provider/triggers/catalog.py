@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
-from asgiref.sync import sync_to_async
 
 from knit_provider.core.run_control import RunControl
 from knit_provider.hooks import dagruns
@@ -30,6 +29,7 @@ from knit_provider.service.hook_calls import HookSettings
 from knit_provider.service.lifecycle_hooks import hook_work
 from knit_provider.service.reconciliation import find_lost
 from knit_provider.service.settings import KnitSettings
+from knit_provider.triggers.airflow_calls import ask_airflow
 
 FORCE_CHECK_S = 2.0
 HOOK_CHECK_S = 1.0
@@ -133,8 +133,9 @@ class KnitCatalogTrigger(BaseEventTrigger):
                     reason = "dispatch"
                 elif work.held and now - last_reconcile >= self.reconcile_interval:
                     last_reconcile = now
-                    pods = await asyncio.to_thread(self._pods_now) if self.runner == "kubernetes" else None
-                    lost = await sync_to_async(find_lost)(
+                    pods = await ask_airflow(self._pods_now) if self.runner == "kubernetes" else None
+                    lost = await ask_airflow(
+                        find_lost,
                         knit,
                         dagruns.dispatch_states,
                         heartbeat_timeout_s=self.heartbeat_timeout,
@@ -158,7 +159,7 @@ class KnitCatalogTrigger(BaseEventTrigger):
                             reason = "forced"
                     elif forced_check is None and now - last_force >= FORCE_CHECK_S:
                         last_force = now
-                        forced_check = asyncio.ensure_future(sync_to_async(_queued_runs)(self.forced_dag_id))
+                        forced_check = asyncio.ensure_future(ask_airflow(_queued_runs, self.forced_dag_id))
                 if reason is None and now - started >= self.idle_timeout:
                     reason = "idle"
                     started = now
@@ -169,7 +170,7 @@ class KnitCatalogTrigger(BaseEventTrigger):
                     fired_due = min(fired_due, work.dispatchable)
                 await asyncio.sleep(self.poll_interval)
         finally:
-            if forced_check is not None:
+            if forced_check is not None:  # no longer awaited; its request to Airflow still reads its answer
                 forced_check.cancel()
 
     def _pods_now(self) -> set[str] | None:

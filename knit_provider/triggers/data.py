@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
-from asgiref.sync import sync_to_async
 
 from knit_provider.hooks.knit import KnitHook
 from knit_provider.service import data as service_data
+from knit_provider.triggers.airflow_calls import ask_airflow
 from knit_provider.triggers.assets import RECHECK_S, _SharedFeed
 
 
@@ -33,7 +33,7 @@ class KnitDataTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        settings = await sync_to_async(lambda: KnitHook(self.knit_conn_id).settings)()
+        settings = await ask_airflow(lambda: KnitHook(self.knit_conn_id).settings)
         knit = await asyncio.to_thread(settings.open_knit, migrate=False)
         url = settings.effective_catalog_url
         feed = _SharedFeed.join(url, knit, settings.poll_interval_s)

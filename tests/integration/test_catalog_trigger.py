@@ -123,3 +123,45 @@ def test_a_queued_generator_dagrun_forces_a_pass(knit, catalog_url, monkeypatch)
     trigger = trigger_for(knit, catalog_url, forced_dag_id="knit_generator")
     (event,) = asyncio.run(first_events(trigger, 1, timeout=5))
     assert event == {"reason": "forced", "dispatchable": 0, "held": 0}
+
+
+def test_a_trigger_that_fires_while_asking_airflow_lets_the_request_read_its_answer(
+    knit, catalog_url, make_dir, monkeypatch
+) -> None:
+    """The Task SDK's requests from a trigger share one channel, answers read in order: a request cancelled between
+    writing and reading leaves its answer to the next reader, which killed Airflow 3.1's trigger runner ("Response
+    read out of order") when the generator fired during a forced-pass check. The request, like the SDK's, goes
+    through the event loop from asgiref's thread (``async_to_sync``)."""
+    from asgiref.sync import async_to_sync
+
+    from knit_provider.triggers import catalog as trigger_module
+
+    asked, answered, read = threading.Event(), threading.Event(), threading.Event()
+
+    async def request_over_the_channel() -> int:
+        asked.set()  # written
+        while not answered.is_set():
+            await asyncio.sleep(0.01)
+        read.set()  # its own answer read back
+        return 0
+
+    monkeypatch.setattr(trigger_module, "_queued_runs", lambda dag_id: async_to_sync(request_over_the_channel)())
+    monkeypatch.setattr(trigger_module, "FORCE_CHECK_S", 0.0)
+    plans.apply(knit, PLAN)
+
+    async def scenario() -> list[dict]:
+        async def push_once_asked() -> None:
+            await asyncio.to_thread(asked.wait, 10)
+            await asyncio.to_thread(data.push_dir, knit, make_dir(), ["t:raw"])
+
+        pushing = asyncio.create_task(push_once_asked())
+        trigger = trigger_for(knit, catalog_url, forced_dag_id="knit_generator", once=True)
+        events = await first_events(trigger, 1, timeout=10)
+        await pushing
+        answered.set()  # the supervisor answers after the trigger fired and ended
+        await asyncio.to_thread(read.wait, 5)
+        return events
+
+    events = asyncio.run(scenario())
+    assert events == [{"reason": "dispatch", "dispatchable": 1, "held": 0}]
+    assert read.is_set(), "the request was abandoned between writing and reading"
