@@ -4,7 +4,7 @@ In a triggerer every trigger shares one channel to the supervisor: each request 
 read back in order. A request abandoned between the two (its trigger cancelled because it fired, or because its
 task was cleared) leaves its answer for the next reader. Airflow 3.1's trigger runner then dies of "Response read
 out of order", taking every trigger of the triggerer with it (apache/airflow#64620): the generator stops waking,
-and Runs wait forever. Airflow 3.3 reads answers by id, but nothing is lost by being careful on every version.
+and Runs wait forever. Airflow 3.2 and later read answers by id; being careful costs nothing there.
 """
 
 from __future__ import annotations
