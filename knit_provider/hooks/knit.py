@@ -117,7 +117,7 @@ class KnitHook(BaseHook):
 def airflow_base_path() -> str:
     """The path Airflow is served under (``[api] base_url``, e.g. ``/airflow``; ``""`` at the root): the links
     Knit writes into Airflow (extra links, DagRun notes, the plugin's views) start with it."""
-    return web_path(airflow_conf().get("api", "base_url", fallback=""))
+    return web_path(airflow_base_url())
 
 
 def airflow_base_url() -> str:
