@@ -33,6 +33,21 @@ async def first_events(trigger: KnitCatalogTrigger, count: int, timeout: float) 
     return events
 
 
+async def generator_event_with_a_push_once_asked(
+    knit, catalog_url: str, make_dir, asked: threading.Event, **options
+) -> list[dict]:
+    """The generator's trigger's first event, a raw Data pushed once its forced-pass check has asked Airflow."""
+
+    async def push_once_asked() -> None:
+        await asyncio.to_thread(asked.wait, 10)
+        await asyncio.to_thread(data.push_dir, knit, make_dir(), ["t:raw"])
+
+    pushing = asyncio.create_task(push_once_asked())
+    events = await first_events(trigger_for(knit, catalog_url, forced_dag_id="knit_generator", **options), 1, 10)
+    await pushing
+    return events
+
+
 def test_serializes_to_its_own_classpath_and_kwargs(knit, catalog_url) -> None:
     trigger = trigger_for(knit, catalog_url, forced_dag_id="knit_generator", once=False)
     classpath, kwargs = trigger.serialize()
@@ -97,18 +112,8 @@ def test_waiting_runs_wake_the_generator_while_a_forced_pass_check_is_unanswered
     monkeypatch.setattr(trigger_module, "FORCE_CHECK_S", 0.0)
     plans.apply(knit, PLAN)
 
-    async def scenario() -> list[dict]:
-        async def push_once_asked() -> None:
-            await asyncio.to_thread(asked.wait, 10)
-            await asyncio.to_thread(data.push_dir, knit, make_dir(), ["t:raw"])
-
-        pushing = asyncio.create_task(push_once_asked())
-        events = await first_events(trigger_for(knit, catalog_url, forced_dag_id="knit_generator"), 1, timeout=10)
-        await pushing
-        return events
-
     try:
-        events = asyncio.run(scenario())
+        events = asyncio.run(generator_event_with_a_push_once_asked(knit, catalog_url, make_dir, asked))
     finally:
         answer.set()
     assert asked.is_set() and events == [{"reason": "dispatch", "dispatchable": 1, "held": 0}]
@@ -150,14 +155,7 @@ def test_a_trigger_that_fires_while_asking_airflow_lets_the_request_read_its_ans
     plans.apply(knit, PLAN)
 
     async def scenario() -> list[dict]:
-        async def push_once_asked() -> None:
-            await asyncio.to_thread(asked.wait, 10)
-            await asyncio.to_thread(data.push_dir, knit, make_dir(), ["t:raw"])
-
-        pushing = asyncio.create_task(push_once_asked())
-        trigger = trigger_for(knit, catalog_url, forced_dag_id="knit_generator", once=True)
-        events = await first_events(trigger, 1, timeout=10)
-        await pushing
+        events = await generator_event_with_a_push_once_asked(knit, catalog_url, make_dir, asked, once=True)
         answered.set()  # the supervisor answers after the trigger fired and ended
         await asyncio.to_thread(read.wait, 5)
         return events
