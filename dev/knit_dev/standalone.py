@@ -24,6 +24,10 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 HEALTHY_COMPONENTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+#: how long a component waits for SQLite's write lock on Airflow's database before it gives up. Python's default,
+#: 5 s, is too short on a busy laptop: a scheduler, triggerer or api-server that gets "database is locked" exits,
+#: and ``airflow standalone`` does not start it again (seen with 80 concurrent uploads on 2 cores).
+AIRFLOW_SQLITE_TIMEOUT_S = 60
 COMPONENTS = ("scheduler", "triggerer", "dag-processor", "api-server")
 
 
@@ -65,6 +69,12 @@ class Standalone:
     def log_file(self) -> Path:
         return self.airflow_home / "standalone.log"
 
+    @property
+    def airflow_db_url(self) -> str:
+        """Airflow's SQLite database; the timeout (SQLAlchemy passes it to ``sqlite3.connect``, for the sync and
+        the aiosqlite engine alike) is the busy wait for the write lock."""
+        return f"sqlite:///{self.airflow_home / 'airflow.db'}?timeout={AIRFLOW_SQLITE_TIMEOUT_S}"
+
     def env(self) -> dict[str, str]:
         """The environment for Airflow and for ``knit`` commands that must see the same catalog."""
         env = dict(os.environ)
@@ -103,7 +113,7 @@ class Standalone:
                 "dagbag_import_timeout": "60",
             },
             "api_auth": {"jwt_secret": self._secret("jwt_secret")},
-            "database": {"sql_alchemy_conn": f"sqlite:///{self.airflow_home / 'airflow.db'}"},
+            "database": {"sql_alchemy_conn": self.airflow_db_url},
             "api": {
                 "port": str(self.port),
                 "base_url": self.url,
@@ -280,6 +290,13 @@ class Standalone:
             )  # fmt: skip
         self.restarted.append(started)
         return started
+
+    def components_down(self) -> list[str]:
+        """The components neither running in the standalone's group nor started again by ``restart_component``:
+        ``airflow standalone`` never restarts one that exited (on "database is locked", say)."""
+        running = set(self.component_pids())
+        running |= {str(extra.args[1]) for extra in self.restarted if extra.poll() is None}
+        return [name for name in COMPONENTS if name not in running]
 
     def component_pids(self) -> dict[str, int]:
         """The pid of each Airflow component this standalone started (``scheduler``, ``triggerer``,
