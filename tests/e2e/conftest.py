@@ -77,6 +77,18 @@ def airflow(tmp_path_factory: pytest.TempPathFactory, e2e_dags: Path, openlineag
         yield server
 
 
+@pytest.fixture(autouse=True)
+def airflow_still_up(request: pytest.FixtureRequest) -> None:
+    """A test on the session's standalone starts only while all four components run: one that exited stays
+    down, and every later test would time out waiting for it, so say which and where its log is, at once."""
+    if "airflow" not in request.fixturenames:
+        return
+    airflow: Standalone = request.getfixturevalue("airflow")
+    down = airflow.components_down()
+    if down:
+        pytest.fail(f"Airflow's {', '.join(down)} exited earlier in this session; see {airflow.log_file}")
+
+
 @pytest.fixture(scope="session")
 def knit(airflow: Standalone) -> Iterator[Knit]:
     with Knit.open(home=airflow.knit_home) as instance:
