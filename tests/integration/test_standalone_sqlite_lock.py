@@ -7,6 +7,7 @@ longer than 5 s, and a write through Airflow's own engine (and its aiosqlite eng
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from knit_dev.standalone import AIRFLOW_SQLITE_TIMEOUT_S, Standalone
+from knit_dev.waiting import wait_until
 
 pytestmark = [pytest.mark.reliability]
 
@@ -70,13 +72,14 @@ def test_airflow_waits_for_a_write_lock_held_longer_than_five_seconds(tmp_path: 
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     database = airflow.airflow_home / "airflow.db"
+
+    def probe_at(phase: str) -> bool:
+        assert probe.poll() is None, probe.stderr.read()
+        return signal.exists() and signal.read_text() == phase
+
     try:
         for phase in ("sync", "async"):
-            deadline = time.monotonic() + 120
-            while not (signal.exists() and signal.read_text() == phase):
-                assert probe.poll() is None, probe.stderr.read()
-                assert time.monotonic() < deadline, f"the probe never reached {phase!r}"
-                time.sleep(0.05)
+            wait_until(functools.partial(probe_at, phase), 120, f"the probe at its {phase} write", interval=0.05)
             holder = sqlite3.connect(database, isolation_level=None)
             holder.execute("BEGIN IMMEDIATE")  # the write lock, as a long scheduler transaction holds it
             Path(f"{signal}.{phase}").touch()  # the probe writes now, and must wait
